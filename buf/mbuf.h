@@ -50,6 +50,10 @@ class Waiter {
   // Sleeps the calling pseudo-thread on chan until wake(chan) or timeout_ms (0: no timeout).
   virtual int sleep(const void* chan, uint32_t timeout_ms) = 0;
   // Wakes every sleeper on chan; callable from any thread (buffers are freed anywhere).
+  // The pool checks for a free buffer and then calls sleep(); a wake(chan) that lands in between
+  // must not be lost (the sleeper still holds the stack context then, so a runtime that delivers
+  // wakes through the stack context, or keeps a pending wake per channel, satisfies this).
+  // Spurious returns from sleep() are fine: the pool checks again.
   virtual void wake(const void* chan) = 0;
 };
 
@@ -104,7 +108,10 @@ class Pool {
   // configuration are discarded lazily.
   bool configure(const PoolConfig& config);
   PoolConfig config() const;
-  void set_waiter(Waiter* waiter);  // nullptr: M_WAITOK behaves like M_NOWAIT plus a refusal
+  // With a waiter, M_WAITOK on a thread whose can_sleep() is false is refused at once (counted,
+  // logged). nullptr (unit tests, no runtime yet): M_WAITOK behaves like M_NOWAIT plus a refusal
+  // (counted, logged) where it would have had to sleep.
+  void set_waiter(Waiter* waiter);
 
   PoolStats stats() const;
   // Leak check for tests: true when nothing is in use. On false, describes what is.
@@ -124,7 +131,9 @@ class Pool {
 
 // --- chain operations (io-pkt names in comments) ---
 
-// A packet with a packet header able to hold len bytes, headroom reserved, len set to 0.
+// A packet with a packet header able to hold capacity bytes, headroom reserved, len set to 0.
+// One mbuf (inline buffer or cluster) when headroom + capacity fits a cluster; otherwise a chain
+// of clusters (like m_getm2), to be filled with append(). nullptr on failure.
 MbufPtr get_packet(Wait how, size_t capacity, size_t headroom = kDefaultHeadroom);
 // A packet holding a copy of bytes (m_devget).
 MbufPtr packet_from(std::span<const std::byte> bytes, Wait how = Wait::nowait,

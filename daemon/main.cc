@@ -1,0 +1,159 @@
+// pktd: the network manager daemon. Parses the command line, detaches unless -f, starts the
+// runtime and serves until SIGINT or SIGTERM, then stops every thread and exits 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "base/log.h"
+#include "base/thread_identity.h"
+#include "buf/mbuf.h"
+#include "daemon/instance.h"
+#include "daemon/options.h"
+#include "runtime/runtime.h"
+
+namespace pktd::daemon {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+rt::RuntimeConfig runtime_config(const Options& o) {
+  rt::RuntimeConfig c;
+  c.workers = o.workers;
+  c.threads_min = o.stack.threads_min;
+  c.threads_max = o.stack.threads_max;
+  c.pt_stack_bytes = o.stack.pt_stack_kb * 1024;
+  c.stack_watchdog = std::chrono::milliseconds(o.stack.stack_watchdog_ms);
+  c.quiesce_timeout = std::chrono::milliseconds(o.stack.quiesce_timeout_ms);
+  return c;
+}
+
+bool configure_buffers(const StackOptions& s) {
+  buf::PoolConfig pc;
+  pc.mclbytes = s.mclbytes;
+  pc.max_mbufs = s.mbuf_max;
+  pc.max_clusters = s.cluster_max;
+  return buf::Pool::instance().configure(pc);
+}
+
+// Detaches like a daemon: the parent waits until the child reports that it is serving (one
+// byte on a pipe), so "pktd && pkt ..." works, and exits 1 if the child failed to start.
+int detach(int* ready_fd) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid > 0) {
+    close(fds[1]);
+    char ok = 0;
+    ssize_t n = read(fds[0], &ok, 1);
+    return n == 1 && ok == 1 ? 0 : 1;  // parent: exit status
+  }
+  close(fds[0]);
+  setsid();
+  if (chdir("/") != 0) return 1;
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    if (null > 2) close(null);
+  }
+  *ready_fd = fds[1];
+  return -2;  // child: go on
+}
+
+void report_ready(int ready_fd) {
+  if (ready_fd < 0) return;
+  char ok = 1;
+  [[maybe_unused]] ssize_t n = write(ready_fd, &ok, 1);
+  close(ready_fd);
+}
+
+int serve(const Options& opts, int ready_fd) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  // Blocked before any thread starts, so every thread inherits the mask and only the main
+  // thread's signalfd sees them.
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  rt::Runtime runtime(runtime_config(opts));
+  runtime.start();
+  PKTD_LOG_INFO("instance %s ready: pid %d, %u workers, pseudo-threads %u..%u, mclbytes %zu",
+                opts.instance.c_str(), getpid(), opts.workers, opts.stack.threads_min,
+                opts.stack.threads_max, opts.stack.mclbytes);
+  report_ready(ready_fd);
+  int signo = runtime.run_main(&stop_signals);
+  PKTD_LOG_INFO("instance %s stopping on %s", opts.instance.c_str(),
+                signo != 0 ? strsignal(signo) : "request");
+  runtime.stop();
+  std::string leaks;
+  if (!buf::Pool::instance().check_no_leaks(&leaks))
+    PKTD_LOG_WARN("buffers still in use at exit: %s", leaks.c_str());
+  PKTD_LOG_INFO("instance %s stopped", opts.instance.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  ParseResult parsed = parse_options(argc, argv, cpus > 0 ? static_cast<unsigned>(cpus) : 1);
+  if (!parsed.options) {
+    std::fprintf(stderr, "%s\nTry 'pktd -h' for the options.\n", parsed.error.c_str());
+    return kExitUsage;
+  }
+  const Options& opts = *parsed.options;
+  if (opts.help) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (!opts.drivers.empty()) {
+    std::fprintf(stderr, "pktd: -d %s: this version cannot load drivers yet\n",
+                 opts.drivers.front().name_or_path.c_str());
+    return kExitUsage;
+  }
+  log::set_level(opts.verbosity >= 1 ? log::Level::debug : log::Level::info);
+  if (!configure_buffers(opts.stack)) {
+    std::fprintf(stderr, "pktd: -p tcpip: buffer options rejected\n");
+    return kExitUsage;
+  }
+  // Taken before detaching, so that a refusal reaches the user's terminal; the lock is shared
+  // with the child across fork, which then writes its own pid.
+  InstanceLock lock;
+  std::string error;
+  if (!lock.acquire(opts.instance, &error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  int ready_fd = -1;
+  if (!opts.foreground) {
+    int r = detach(&ready_fd);
+    if (r == -1) {
+      std::fprintf(stderr, "pktd: cannot detach: %s\n", std::strerror(errno));
+      return 1;
+    }
+    if (r >= 0) {
+      lock.release_without_unlink();  // the parent: the child owns the files now
+      return r;
+    }
+    log::use_syslog("pktd");
+    if (!lock.write_pid(&error)) {
+      PKTD_LOG_ERR("%s", error.c_str());
+      return 1;
+    }
+  }
+  register_current_thread(ThreadKind::main, "pktd-main");
+  return serve(opts, ready_fd);
+}
+
+}  // namespace pktd::daemon
+
+int main(int argc, char** argv) { return pktd::daemon::main(argc, argv); }

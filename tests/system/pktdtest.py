@@ -1,0 +1,81 @@
+"""Helpers for system tests: start real pktd processes with names unique to this run, wait on
+conditions (never fixed sleeps), and clean up every process they started, by PID."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+
+BUILD = os.environ.get("PKTD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+PKTD = os.path.join(BUILD, "bin", "pktd")
+
+
+def unique(prefix):
+    """A name no parallel test run shares (instances, namespaces, devices)."""
+    return f"{prefix}{os.getpid() % 10000}{uuid.uuid4().hex[:6]}"
+
+
+def eventually(pred, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class Daemon:
+    """One pktd in the foreground (-f), with its own run directory."""
+
+    def __init__(self, *args, instance=None):
+        self.instance = instance or unique("t")
+        self.rundir = tempfile.mkdtemp(prefix="pktd-run-")
+        self.env = dict(os.environ, PKTD_RUNDIR=self.rundir)
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([PKTD, "-f", "-i", self.instance, *args], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.pid_file = os.path.join(self.rundir, self.instance + ".pid")
+        self.final_output = ""
+
+    def wait_ready(self):
+        eventually(lambda: "ready" in self.output() or self.proc.poll() is not None,
+                   what="pktd to be ready")
+        assert self.proc.poll() is None, f"pktd exited early:\n{self.output()}"
+
+    def output(self):
+        if self.log.closed:
+            return self.final_output
+        self.log.seek(0)
+        self.final_output = self.log.read()
+        return self.final_output
+
+    def threads(self):
+        task = f"/proc/{self.proc.pid}/task"
+        names = []
+        for tid in os.listdir(task):
+            with open(f"{task}/{tid}/comm") as f:
+                names.append(f.read().strip())
+        return names
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.output()  # keep what it printed for assertions after close
+            self.close()
+
+    def close(self):
+        """Idempotent: kills the daemon if it still runs and removes what it left."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        if os.path.isdir(self.rundir):
+            for name in os.listdir(self.rundir):
+                os.unlink(os.path.join(self.rundir, name))
+            os.rmdir(self.rundir)
