@@ -32,50 +32,16 @@
 #endif
 
 namespace pktd::rt {
-namespace ctx = boost::context;
+namespace fc = boost::context::detail;
 
 namespace {
 
 size_t page_size() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
-// A stack with one inaccessible page below it, so an overflow faults at once instead of
-// silently corrupting a neighbour (io-pkt pseudo-threads have small fixed stacks too).
-class GuardedStack {
- public:
-  GuardedStack(size_t bytes, const void** bottom_out) : bytes_(round_up(bytes)), bottom_out_(bottom_out) {}
-
-  ctx::stack_context allocate() {
-    size_t page = page_size();
-    void* base = mmap(nullptr, bytes_ + page, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) throw std::bad_alloc();
-    if (mprotect(base, page, PROT_NONE) != 0) {
-      munmap(base, bytes_ + page);
-      throw std::bad_alloc();
-    }
-    ctx::stack_context sc;
-    sc.size = bytes_;
-    sc.sp = static_cast<char*>(base) + page + bytes_;  // stacks grow down
-    *bottom_out_ = static_cast<char*>(base) + page;
-    return sc;
-  }
-
-  void deallocate(ctx::stack_context& sc) {
-    size_t page = page_size();
-    void* base = static_cast<char*>(sc.sp) - sc.size - page;
-    munmap(base, sc.size + page);
-  }
-
-  size_t bytes() const { return bytes_; }
-
- private:
-  static size_t round_up(size_t bytes) {
-    size_t page = page_size();
-    return (bytes + page - 1) / page * page;
-  }
-  size_t bytes_;
-  const void** bottom_out_;
-};
+size_t round_up_to_pages(size_t bytes) {
+  size_t page = page_size();
+  return (bytes + page - 1) / page * page;
+}
 
 // The switch protocol for AddressSanitizer: announce the stack being switched to, then
 // confirm on arrival (learning which stack we came from).
@@ -113,53 +79,79 @@ void tsan_switch(void* fiber) {
 
 }  // namespace
 
-Fiber::Fiber(size_t stack_bytes, std::function<void()> body) : body_(std::move(body)) {
-  GuardedStack stack(stack_bytes, &stack_bottom_);
-  stack_size_ = stack.bytes();
-  self_ = ctx::fiber(std::allocator_arg, stack,
-                     [this](ctx::fiber&& caller) { return entry(std::move(caller)); });
-#ifdef PKTD_TSAN
-  tsan_fiber_ = __tsan_create_fiber(0);
-#endif
-}
+Fiber::Fiber(size_t stack_bytes, std::function<void()> body)
+    : body_(std::move(body)), stack_bytes_(round_up_to_pages(stack_bytes)) {}
 
 Fiber::~Fiber() {
   if (started_ && !finished_) {
-    // Destroying a suspended fiber would unwind it from a foreign thread: refuse loudly.
-    PKTD_LOG_ERR("fiber destroyed while suspended; aborting");
+    // Its stack holds live frames that would never be unwound: refuse loudly.
+    PKTD_LOG_ERR("pseudo-thread fiber destroyed while suspended; aborting");
     std::abort();
   }
+  free_stack();
+}
+
+// One inaccessible page below the stack, so an overflow faults at once instead of silently
+// corrupting a neighbour.
+void Fiber::start() {
+  size_t page = page_size();
+  void* base = mmap(nullptr, stack_bytes_ + page, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) throw std::bad_alloc();
+  if (mprotect(base, page, PROT_NONE) != 0) {
+    munmap(base, stack_bytes_ + page);
+    throw std::bad_alloc();
+  }
+  mapping_ = base;
+  stack_bottom_ = static_cast<char*>(base) + page;
+  void* top = static_cast<char*>(base) + page + stack_bytes_;  // stacks grow down
+  self_ = fc::make_fcontext(top, stack_bytes_, &Fiber::entry);
+#ifdef PKTD_TSAN
+  tsan_fiber_ = __tsan_create_fiber(0);
+#endif
+  started_ = true;
+}
+
+void Fiber::free_stack() {
+  if (mapping_ != nullptr) munmap(mapping_, stack_bytes_ + page_size());
+  mapping_ = nullptr;
 #ifdef PKTD_TSAN
   if (tsan_fiber_ != nullptr) __tsan_destroy_fiber(tsan_fiber_);
 #endif
+  tsan_fiber_ = nullptr;
 }
 
-ctx::fiber Fiber::entry(ctx::fiber&& caller) {
-  caller_ = std::move(caller);
-  asan_finish(nullptr, &caller_bottom_, &caller_size_);
-  body_();
-  finished_ = true;
-  // A null fake stack tells ASan this stack is gone for good.
-  asan_start(nullptr, caller_bottom_, caller_size_);
-  tsan_switch(tsan_caller_);
-  return std::move(caller_);
+void Fiber::entry(fc::transfer_t from) {
+  auto* self = static_cast<Fiber*>(from.data);
+  self->caller_ = from.fctx;
+  asan_finish(nullptr, &self->caller_bottom_, &self->caller_size_);
+  self->body_();
+  self->finished_ = true;
+  // A null fake stack tells ASan this stack is gone for good. The jump never returns.
+  asan_start(nullptr, self->caller_bottom_, self->caller_size_);
+  tsan_switch(self->tsan_caller_);
+  fc::jump_fcontext(self->caller_, nullptr);
+  __builtin_unreachable();
 }
 
 void Fiber::resume() {
+  if (!started_) start();
   void* fake = nullptr;
-  started_ = true;
   tsan_caller_ = tsan_current();
-  asan_start(&fake, stack_bottom_, stack_size_);
+  asan_start(&fake, stack_bottom_, stack_bytes_);
   tsan_switch(tsan_fiber_);
-  self_ = std::move(self_).resume();
+  fc::transfer_t back = fc::jump_fcontext(self_, this);
+  self_ = back.fctx;
   asan_finish(fake, nullptr, nullptr);
+  if (finished_) free_stack();
 }
 
 void Fiber::suspend() {
   void* fake = nullptr;
   asan_start(&fake, caller_bottom_, caller_size_);
   tsan_switch(tsan_caller_);
-  caller_ = std::move(caller_).resume();
+  fc::transfer_t back = fc::jump_fcontext(caller_, nullptr);
+  caller_ = back.fctx;  // the resumer: possibly another worker than last time
   asan_finish(fake, &caller_bottom_, &caller_size_);
 }
 

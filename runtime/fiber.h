@@ -1,11 +1,12 @@
 // A stackful coroutine with a guard page below its stack: the body of a pseudo-thread.
 //
-// Boost.Context does the switch. The sanitizers need to be told about every switch
-// (AddressSanitizer tracks the current stack, ThreadSanitizer the current logical thread), so
-// all switches go through resume() and suspend() here and nowhere else.
+// The switch itself is Boost.Context's fcontext (jump_fcontext, written in assembly). We call it
+// directly rather than through boost::context::fiber so that nothing instrumented runs between
+// telling the sanitizers about a switch and making it: AddressSanitizer tracks the current stack
+// and ThreadSanitizer the current logical thread, and both must be told at the exact point.
 #pragma once
 
-#include <boost/context/fiber.hpp>
+#include <boost/context/detail/fcontext.hpp>
 
 #include <cstddef>
 #include <functional>
@@ -14,10 +15,11 @@ namespace pktd::rt {
 
 class Fiber {
  public:
-  // body runs on the fiber's own stack of stack_bytes (rounded up to pages) the first time
-  // resume() is called; when it returns the fiber is finished.
+  // body runs on the fiber's own stack of stack_bytes (rounded up to pages), allocated the first
+  // time resume() is called; when body returns the fiber is finished and its stack freed.
+  // body must not throw.
   Fiber(size_t stack_bytes, std::function<void()> body);
-  ~Fiber();  // the fiber must be finished (or never started)
+  ~Fiber();  // the fiber must be finished or never started
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
 
@@ -30,16 +32,20 @@ class Fiber {
   bool started() const { return started_; }
 
  private:
-  boost::context::fiber entry(boost::context::fiber&& caller);
+  using Context = boost::context::detail::fcontext_t;
+  static void entry(boost::context::detail::transfer_t from);
+  void start();
+  void free_stack();
 
   std::function<void()> body_;
-  boost::context::fiber self_;    // the fiber while it is suspended
-  boost::context::fiber caller_;  // whoever resumed it, while it runs
+  size_t stack_bytes_;
+  void* mapping_ = nullptr;  // guard page + stack
+  Context self_ = nullptr;    // where the fiber continues, while suspended
+  Context caller_ = nullptr;  // where the resumer continues, while the fiber runs
   bool started_ = false;
   bool finished_ = false;
   // Sanitizer bookkeeping (unused in normal builds).
   const void* stack_bottom_ = nullptr;
-  size_t stack_size_ = 0;
   const void* caller_bottom_ = nullptr;
   size_t caller_size_ = 0;
   void* tsan_fiber_ = nullptr;

@@ -26,7 +26,7 @@ PseudoThread* Scheduler::create() {
   // The body serves one job after another; it returns only when the pool lets it go.
   raw->fiber = std::make_unique<Fiber>(stack_bytes_, [this, raw] {
     while (!raw->exit) {
-      raw->job();
+      run_job(*raw);
       raw->job = nullptr;
       raw->state = PseudoThread::State::idle;
       raw->fiber->suspend();
@@ -34,8 +34,19 @@ PseudoThread* Scheduler::create() {
   });
   wheel_.init(raw->timeout);
   threads_.push_back(std::move(pt));
-  peak_ = std::max(peak_, size());
+  update_counts();
   return raw;
+}
+
+// An exception must not leave the fiber (it has no frame to land in): it ends the job.
+void Scheduler::run_job(PseudoThread& pt) {
+  try {
+    pt.job();
+  } catch (const std::exception& e) {
+    PKTD_LOG_ERR("pseudo-thread job '%s' ended by an exception: %s", pt.name.c_str(), e.what());
+  } catch (...) {
+    PKTD_LOG_ERR("pseudo-thread job '%s' ended by an unknown exception", pt.name.c_str());
+  }
 }
 
 void Scheduler::destroy(PseudoThread* pt) {
@@ -47,6 +58,14 @@ void Scheduler::destroy(PseudoThread* pt) {
   idle_.erase(std::remove(idle_.begin(), idle_.end(), pt), idle_.end());
   threads_.erase(std::find_if(threads_.begin(), threads_.end(),
                               [pt](const auto& p) { return p.get() == pt; }));
+  update_counts();
+}
+
+void Scheduler::update_counts() {
+  auto n = static_cast<unsigned>(threads_.size());
+  size_.store(n, std::memory_order_relaxed);
+  if (n > peak_.load(std::memory_order_relaxed)) peak_.store(n, std::memory_order_relaxed);
+  waiting_.store(static_cast<unsigned>(waiting_jobs_.size()), std::memory_order_relaxed);
 }
 
 void Scheduler::spawn(std::function<void()> job, std::string name, const void* spawned_by) {
@@ -58,6 +77,7 @@ void Scheduler::spawn(std::function<void()> job, std::string name, const void* s
     pt = create();
   } else {
     waiting_jobs_.push_back({std::move(job), {std::move(name), spawned_by}});
+    update_counts();
     return;
   }
   pt->job = std::move(job);
@@ -98,6 +118,7 @@ void Scheduler::job_finished(PseudoThread* pt) {
     pt->name = std::move(who.first);
     pt->spawned_by = who.second;
     waiting_jobs_.pop_front();
+    update_counts();
     make_ready(pt, 0);
     return;
   }

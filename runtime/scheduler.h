@@ -5,6 +5,7 @@
 // in order for a pseudo-thread to finish.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -58,17 +59,20 @@ class Scheduler {
   void close();
   bool all_idle() const { return busy_ == 0 && waiting_jobs_.empty(); }
 
-  unsigned size() const { return static_cast<unsigned>(threads_.size()); }
-  unsigned peak() const { return peak_; }
-  unsigned jobs_waiting() const { return static_cast<unsigned>(waiting_jobs_.size()); }
+  // Readable from any thread (stats): mirrors kept up to date by the stack context.
+  unsigned size() const { return size_.load(std::memory_order_relaxed); }
+  unsigned peak() const { return peak_.load(std::memory_order_relaxed); }
+  unsigned jobs_waiting() const { return waiting_.load(std::memory_order_relaxed); }
 
  private:
   PseudoThread* create();
+  static void run_job(PseudoThread& pt);
   void destroy(PseudoThread* pt);
   int park(const void* chan, uint32_t timeout_ms, bool interruptible);
   void make_ready(PseudoThread* pt, int result);
   void job_finished(PseudoThread* pt);
   void forget_sleeper(PseudoThread* pt);
+  void update_counts();
   static void on_timeout(void* arg);
 
   Runtime& rt_;
@@ -76,7 +80,7 @@ class Scheduler {
   unsigned min_, max_;
   size_t stack_bytes_;
   unsigned next_id_ = 1;
-  unsigned peak_ = 0;
+  std::atomic<unsigned> size_{0}, peak_{0}, waiting_{0};
   unsigned busy_ = 0;  // not idle
   bool closed_ = false;
   PseudoThread* current_ = nullptr;

@@ -1,7 +1,6 @@
 // Tracked threads and quiesce (seed guide: "Thread Creation", "Quiesce handling").
 #include "runtime/tracked_thread.h"
 
-#include <cxxabi.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,10 +35,9 @@ void* TrackedThread::trampoline(void* arg) {
     TrackedThread* t;
     ~ExitNotice() { t->rt_->thread_exited(t); }
   } notice{self};
+  // No catch (...): pthread_exit's forced unwind must pass through untouched.
   try {
     self->body_();
-  } catch (abi::__forced_unwind&) {
-    throw;  // pthread_exit: let it finish unwinding
   } catch (const std::exception& e) {
     PKTD_LOG_ERR("tracked thread '%s' ended by an exception: %s", self->name_.c_str(), e.what());
   }
