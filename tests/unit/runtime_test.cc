@@ -629,6 +629,24 @@ TEST(Runtime, TrackedThreadRulesAreEnforced) {
   // quiesce_block from a thread that is not tracked is refused.
   std::thread([&] { rt.quiesce_block(0); }).join();
   EXPECT_TRUE(capture.contains({"quiesce_block", "not a tracked thread"}));
+  // A tracked thread cannot reap itself (nor anything else: it is not the stack context).
+  Obedient ob{&rt};
+  std::atomic<int> self_reap{-1};
+  std::atomic<TrackedThread*> self{nullptr};
+  in_stack(rt, [&] {
+    ASSERT_EQ(rt.create_thread(&t, "self reaper", [&] {
+      eventually([&] { return self.load() != nullptr; });
+      self_reap = rt.reap_thread(self.load());
+      ob.body();
+    }, &Obedient::quiesce, &ob), 0);
+    self = t;
+  });
+  ASSERT_TRUE(eventually([&] { return self_reap.load() != -1; }));
+  EXPECT_EQ(self_reap.load(), EPERM);
+  EXPECT_TRUE(capture.contains({"reap_thread refused", "self reaper"}));
+  int r = -1;
+  in_stack(rt, [&] { r = rt.reap_thread(t); });
+  EXPECT_EQ(r, 0);
   rt.stop();
 }
 
