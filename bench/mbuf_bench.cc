@@ -30,6 +30,8 @@ void BM_MbufAllocFreeCacheHit(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MbufAllocFreeCacheHit);
+// Two threads at once: what the shared in-use counter (exact limits) costs under contention.
+BENCHMARK(BM_MbufAllocFreeCacheHit)->Threads(2);
 
 // m_getcl + m_free: an mbuf and a cluster, both from the cache.
 void BM_ClusterAllocFreeCacheHit(benchmark::State& state) {

@@ -37,6 +37,7 @@ struct PoolStats {
   uint64_t fail_nowait_exhausted = 0;   // M_NOWAIT found the limit reached
   uint64_t waitok_sleeps = 0;           // M_WAITOK slept for a free buffer
   uint64_t fail_waitok_refused = 0;     // M_WAITOK outside a pseudo-thread
+  uint64_t fail_waitok_interrupted = 0; // M_WAITOK given up because the stack shut down
   uint64_t fail_untracked_thread = 0;   // allocation attempted by an untracked thread
   uint64_t untracked_frees = 0;         // free by an untracked thread (logged, then done)
 };
@@ -48,6 +49,7 @@ class Waiter {
   // True when the caller runs on a pseudo-thread in the stack context and may sleep.
   virtual bool can_sleep() = 0;
   // Sleeps the calling pseudo-thread on chan until wake(chan) or timeout_ms (0: no timeout).
+  // EINTR means no wake will come (shutdown): M_WAITOK then fails instead of sleeping again.
   virtual int sleep(const void* chan, uint32_t timeout_ms) = 0;
   // Wakes every sleeper on chan; callable from any thread (buffers are freed anywhere).
   // The pool checks for a free buffer and then calls sleep(); a wake(chan) that lands in between
@@ -70,6 +72,7 @@ struct PktHdr {
   uint32_t csum_flags = 0; // offload flags (later)
 };
 
+// Made only by the Pool (its inline buffer lives next to it); never construct one yourself.
 struct Mbuf {
   Mbuf* next = nullptr;      // next mbuf of this packet
   Mbuf* nextpkt = nullptr;   // next packet in a queue

@@ -9,8 +9,10 @@
 //     and is flushed when its thread exits.
 //   - configure() bumps a generation; caches and objects made under an older generation are
 //     destroyed when next touched instead of reused (their clusters may have the wrong size).
-//   - M_WAITOK: a caller that finds the limit reached sleeps through the runtime's Waiter; every
-//     free wakes the pool channel, but only while a waiter is registered (one load otherwise).
+//   - M_WAITOK: a caller that finds the limit reached sleeps through the runtime's Waiter; a free
+//     wakes the pool channel only while someone waits (one load otherwise), and at most once until
+//     a waiter has checked again.
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -218,6 +220,7 @@ struct Pool::Impl {
 
   // Read on every operation, written rarely.
   alignas(64) std::atomic<uint32_t> waiters{0};  // callers inside wait_for_room
+  std::atomic<bool> wake_pending{false};          // a wake was sent since a waiter last checked
   std::atomic<uint32_t> generation{1};
   std::atomic<size_t> mclbytes{PoolConfig{}.mclbytes};
   std::atomic<size_t> cache_size{PoolConfig{}.cache_size};
@@ -227,6 +230,7 @@ struct Pool::Impl {
   alignas(64) std::atomic<uint64_t> fail_nowait_exhausted{0};
   std::atomic<uint64_t> waitok_sleeps{0};
   std::atomic<uint64_t> fail_waitok_refused{0};
+  std::atomic<uint64_t> fail_waitok_interrupted{0};
   std::atomic<uint64_t> fail_untracked_thread{0};
   std::atomic<uint64_t> untracked_frees{0};
 
@@ -436,15 +440,21 @@ struct Pool::Impl {
     Waiter* w = waiter.load(std::memory_order_acquire);
     if (w == nullptr || !w->can_sleep()) return refuse_waitok(", the pool being at its limit");
     // Announce first, then re-check: a free either sees waiters != 0 and wakes us, or happened
-    // before our re-check, which then succeeds (both sides are seq_cst). The runtime's Waiter
-    // must keep a wake that lands between the re-check and sleep() (see mbuf.h).
+    // before our re-check, which then succeeds (both sides are seq_cst). Clearing wake_pending
+    // before each re-check re-arms the wake for frees that our re-check may miss. The runtime's
+    // Waiter must keep a wake that lands between the re-check and sleep() (see mbuf.h).
     waiters.fetch_add(1, std::memory_order_seq_cst);
-    while (!reserve(with_cluster)) {
+    bool reserved = false;
+    for (;;) {
+      wake_pending.store(false, std::memory_order_seq_cst);
+      if ((reserved = reserve(with_cluster))) break;
       waitok_sleeps.fetch_add(1, std::memory_order_relaxed);
-      w->sleep(chan(), 0);
+      // EINTR: the stack is shutting down and will not wake us again; give up rather than spin.
+      if (w->sleep(chan(), 0) == EINTR) break;
     }
     waiters.fetch_sub(1, std::memory_order_seq_cst);
-    return true;
+    if (!reserved) fail_waitok_interrupted.fetch_add(1, std::memory_order_relaxed);
+    return reserved;
   }
 
   [[gnu::noinline, gnu::cold]] Mbuf* refuse_untracked() {
@@ -512,7 +522,11 @@ struct Pool::Impl {
     if (waiters.load(std::memory_order_seq_cst) != 0) [[unlikely]] wake_slow();
   }
 
+  // One wake per round of sleeping: the frees that follow it until a waiter re-checks need none
+  // (that re-check sees them), and the runtime posts each wake to the stack context, so a burst of
+  // frees under memory pressure must not become a burst of wakes.
   [[gnu::noinline]] void wake_slow() {
+    if (wake_pending.exchange(true, std::memory_order_seq_cst)) return;
     Waiter* w = waiter.load(std::memory_order_acquire);
     if (w != nullptr) w->wake(chan());
   }
@@ -611,6 +625,7 @@ PoolStats Pool::stats() const {
   s.fail_nowait_exhausted = p.fail_nowait_exhausted.load(std::memory_order_relaxed);
   s.waitok_sleeps = p.waitok_sleeps.load(std::memory_order_relaxed);
   s.fail_waitok_refused = p.fail_waitok_refused.load(std::memory_order_relaxed);
+  s.fail_waitok_interrupted = p.fail_waitok_interrupted.load(std::memory_order_relaxed);
   s.fail_untracked_thread = p.fail_untracked_thread.load(std::memory_order_relaxed);
   s.untracked_frees = p.untracked_frees.load(std::memory_order_relaxed);
   return s;
@@ -630,7 +645,10 @@ bool Pool::check_no_leaks(std::string* report) const {
   return clean;
 }
 
-Mbuf* Pool::get(Wait how, bool pkthdr) {
+// The entry points read the thread cache inline (t_cache) and never sleep between that read and
+// its use. noinline keeps it so even under LTO: inlined into a caller that sleeps, the compiler
+// could reuse a thread-local address computed on another worker (see base/thread_identity.h).
+[[gnu::noinline]] Mbuf* Pool::get(Wait how, bool pkthdr) {
   Impl& p = *impl_;
   if (!may_use_buffers(current_thread_kind())) [[unlikely]] return p.refuse_untracked();
   if (how == Wait::waitok && !p.waitok_allowed()) return nullptr;
@@ -638,7 +656,7 @@ Mbuf* Pool::get(Wait how, bool pkthdr) {
   return p.take_reserved(pkthdr, false);
 }
 
-Mbuf* Pool::get_cluster(Wait how, bool pkthdr) {
+[[gnu::noinline]] Mbuf* Pool::get_cluster(Wait how, bool pkthdr) {
   Impl& p = *impl_;
   if (!may_use_buffers(current_thread_kind())) [[unlikely]] return p.refuse_untracked();
   if (how == Wait::waitok && !p.waitok_allowed()) return nullptr;
@@ -646,7 +664,7 @@ Mbuf* Pool::get_cluster(Wait how, bool pkthdr) {
   return p.take_reserved(pkthdr, true);
 }
 
-void Pool::free_one(Mbuf* m) {
+[[gnu::noinline]] void Pool::free_one(Mbuf* m) {
   if (m == nullptr) return;
   if (!may_use_buffers(current_thread_kind())) [[unlikely]] {
     impl_->free_untracked(m, false);
@@ -655,7 +673,7 @@ void Pool::free_one(Mbuf* m) {
   impl_->free_mbufs(m, false, impl_->cache());
 }
 
-void Pool::free_chain(Mbuf* m) {
+[[gnu::noinline]] void Pool::free_chain(Mbuf* m) {
   if (m == nullptr) return;
   if (!may_use_buffers(current_thread_kind())) [[unlikely]] {
     impl_->free_untracked(m, true);

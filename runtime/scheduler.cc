@@ -24,7 +24,7 @@ PseudoThread* Scheduler::create() {
   raw->id = next_id_++;
   raw->owner = this;
   // The body serves one job after another; it returns only when the pool lets it go.
-  raw->fiber = std::make_unique<Fiber>(stack_bytes_, [this, raw] {
+  raw->fiber = std::make_unique<Fiber>(stack_bytes_, [raw] {
     while (!raw->exit) {
       run_job(*raw);
       raw->job = nullptr;

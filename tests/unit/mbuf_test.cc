@@ -1074,6 +1074,41 @@ TEST_F(MbufTest, WaitokSleepsUntilAnotherThreadFreesACluster) {
   expect_waitok_sleeps_until_freed(true, before_);
 }
 
+TEST_F(MbufTest, ABurstOfFreesWakesOncePerSleep) {
+  ASSERT_TRUE(pool().configure(config_with(4, 4)));
+  std::vector<MbufPtr> held;
+  for (int i = 0; i < 4; ++i) held.emplace_back(pool().get(Wait::nowait, true));
+  FakeWaiter waiter(true);
+  waiter.on_sleep = [&] {
+    std::thread t([&] {
+      register_current_thread(ThreadKind::worker, "buf-freer");
+      held.resize(1);  // three frees while one caller sleeps
+    });
+    t.join();
+  };
+  pool().set_waiter(&waiter);
+  MbufPtr got(pool().get(Wait::waitok, true));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(waiter.sleeps, 1);
+  EXPECT_EQ(waiter.wakes, 1);
+  got.reset();
+  held.clear();
+  EXPECT_EQ(waiter.wakes, 1);  // nobody waits any more
+}
+
+TEST_F(MbufTest, DoubleFreeIsCaughtBeforeTheBufferHasTwoOwners) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Mbuf* m = pool().get_cluster(Wait::nowait, true);
+  ASSERT_NE(m, nullptr);
+  EXPECT_DEATH(
+      {
+        pool().free_one(m);
+        pool().free_one(m);
+      },
+      "mbuf freed twice");
+  pool().free_one(m);  // only the child freed it
+}
+
 // --- threads ---
 
 // Packets handed between threads, with what each should contain.

@@ -722,6 +722,31 @@ TEST(Runtime, WaitokSleepsThePseudoThreadUntilABufferIsFreed) {
   ASSERT_TRUE(pool.configure(buf::PoolConfig{}));
 }
 
+TEST(Runtime, WaitokGivesUpWhenTheStackShutsDown) {
+  auto& pool = buf::Pool::instance();
+  buf::PoolConfig small;
+  small.max_mbufs = 64;
+  ASSERT_TRUE(pool.configure(small));
+  Runtime rt(small_config());
+  rt.start();
+  std::vector<buf::Mbuf*> held;
+  while (buf::Mbuf* m = pool.get(buf::Wait::nowait, true)) held.push_back(m);
+  std::atomic<bool> returned{false};
+  std::atomic<buf::Mbuf*> got{reinterpret_cast<buf::Mbuf*>(1)};
+  auto interrupted = pool.stats().fail_waitok_interrupted;
+  rt.spawn([&] {
+    got = pool.get(buf::Wait::waitok, true);
+    returned = true;
+  });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waitok_sleeps >= 1; }));
+  rt.stop();  // must not hang on the sleeper
+  EXPECT_TRUE(returned.load());
+  EXPECT_EQ(got.load(), nullptr);
+  EXPECT_EQ(pool.stats().fail_waitok_interrupted, interrupted + 1);
+  for (auto* m : held) pool.free_one(m);
+  ASSERT_TRUE(pool.configure(buf::PoolConfig{}));
+}
+
 // --- the stack-context watchdog ---
 
 std::atomic<log::Capture*> g_watchdog_capture{nullptr};
