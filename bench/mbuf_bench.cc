@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <vector>
 
 #include "base/thread_identity.h"
@@ -60,5 +61,15 @@ void BM_PacketFromAndFree(benchmark::State& state) {
 BENCHMARK(BM_PacketFromAndFree)->Arg(1500);
 
 }  // namespace
+
+// Baseline, measured in the same run: glibc malloc+free of a cluster-sized block.
+void BM_MallocFree2048(benchmark::State& state) {
+  for (auto _ : state) {
+    void* p = std::malloc(2048);
+    benchmark::DoNotOptimize(p);
+    std::free(p);
+  }
+}
+BENCHMARK(BM_MallocFree2048);
 
 BENCHMARK_MAIN();

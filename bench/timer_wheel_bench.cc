@@ -1,6 +1,8 @@
 // Costs of the timing wheel on the paths the stack takes per packet (arm, stop, re-arm) and
 // per timer interrupt (run_expired). Results: docs/bench-time.md.
 #include <benchmark/benchmark.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -116,5 +118,20 @@ BENCHMARK(BM_RunExpiredNothingDue)->Arg(0)->Arg(10000);
 
 }  // namespace
 }  // namespace pktd::time
+
+// Linux baseline, measured in the same run: arming and disarming a kernel timer (timerfd), what a
+// user-space stack without its own wheel would pay per timer operation.
+void BM_LinuxTimerfdArmDisarm(benchmark::State& state) {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  itimerspec arm{};
+  arm.it_value.tv_nsec = 5 * 1000 * 1000;
+  itimerspec disarm{};
+  for (auto _ : state) {
+    timerfd_settime(fd, 0, &arm, nullptr);
+    timerfd_settime(fd, 0, &disarm, nullptr);
+  }
+  close(fd);
+}
+BENCHMARK(BM_LinuxTimerfdArmDisarm);
 
 BENCHMARK_MAIN();

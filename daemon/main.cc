@@ -29,6 +29,7 @@ rt::RuntimeConfig runtime_config(const Options& o) {
   c.pt_stack_bytes = o.stack.pt_stack_kb * 1024;
   c.stack_watchdog = std::chrono::milliseconds(o.stack.stack_watchdog_ms);
   c.quiesce_timeout = std::chrono::milliseconds(o.stack.quiesce_timeout_ms);
+  c.poll = std::chrono::microseconds(o.stack.poll_us);
   return c;
 }
 

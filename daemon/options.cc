@@ -104,6 +104,9 @@ constexpr std::array kStackFields{
     StackField{"pt_stack_kb", "pseudo-thread stack, KiB", 16, 8192, Rule::range, false,
                [](const StackOptions& s) -> uint64_t { return s.pt_stack_kb; },
                [](StackOptions& s, uint64_t v) { s.pt_stack_kb = static_cast<size_t>(v); }},
+    StackField{"poll_us", "worker busy-poll after work, us", 0, 100000, Rule::range, false,
+               [](const StackOptions& s) -> uint64_t { return s.poll_us; },
+               [](StackOptions& s, uint64_t v) { s.poll_us = static_cast<unsigned>(v); }},
 };
 
 const StackField* find_stack_field(std::string_view name) {

@@ -150,6 +150,7 @@ void Runtime::worker_loop(Worker& w) {
   t_worker = &w;
   constexpr int kBatch = 64;
   epoll_event events[kBatch];
+  auto poll_until = std::chrono::steady_clock::time_point{};
   while (running_.load(std::memory_order_acquire)) {
     w.loops.fetch_add(1, std::memory_order_release);
     if (Interrupt* irq = pop_again()) {
@@ -160,12 +161,15 @@ void Runtime::worker_loop(Worker& w) {
       run_stack_if_pending(w);
       continue;
     }
-    int n = epoll_wait(epoll_fd_, events, kBatch, -1);
+    bool polling = config_.poll.count() > 0 && std::chrono::steady_clock::now() < poll_until;
+    int n = epoll_wait(epoll_fd_, events, kBatch, polling ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       PKTD_LOG_ERR("worker %u: epoll_wait: %s", w.index, std::strerror(errno));
       break;
     }
+    if (n == 0) continue;
+    if (config_.poll.count() > 0) poll_until = std::chrono::steady_clock::now() + config_.poll;
     if (!gate_enter()) continue;
     for (int i = 0; i < n; ++i) dispatch(w, events[i].data.ptr);
     gate_leave();

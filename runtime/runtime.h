@@ -47,6 +47,9 @@ struct RuntimeConfig {
   size_t pt_stack_bytes = 128 * 1024;
   milliseconds stack_watchdog{500};  // 0: off
   milliseconds quiesce_timeout{2000};
+  // After handling events a worker polls epoll without sleeping for this long: a wake-up through
+  // the kernel costs tens of microseconds on a VM, and traffic tends to come in runs. 0: off.
+  std::chrono::microseconds poll{0};
   const time::Clock* clock = nullptr;  // nullptr: the steady clock
 };
 
