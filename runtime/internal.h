@@ -10,6 +10,7 @@ namespace pktd::rt {
 struct Worker {
   unsigned index = 0;
   std::thread thread;
+  std::atomic<int> tid{0};
   // Bumped once per loop, between event batches: an interrupt detached before a snapshot of
   // every worker's count can be freed once every count has moved on.
   std::atomic<uint64_t> loops{0};

@@ -114,6 +114,7 @@ void Runtime::start() {
   started_ = true;
   running_.store(true);
   register_current_thread(ThreadKind::main, "pktd-main");
+  main_tid_ = static_cast<int>(gettid());
   buf::Pool::instance().set_waiter(this);
   for (unsigned i = 0; i < config_.workers; ++i) {
     auto w = std::make_unique<Worker>();
@@ -147,6 +148,7 @@ bool Runtime::on_pseudo_thread() const {
 
 void Runtime::worker_loop(Worker& w) {
   register_current_thread(ThreadKind::worker, "pktd-worker" + std::to_string(w.index));
+  w.tid.store(static_cast<int>(gettid()));
   t_worker = &w;
   constexpr int kBatch = 64;
   epoll_event events[kBatch];
@@ -385,6 +387,20 @@ Runtime::Stats Runtime::stats() const {
   s.pseudo_jobs_waiting = scheduler_->jobs_waiting();
   s.watchdog_reports = watchdog_ ? watchdog_->reports() : 0;
   return s;
+}
+
+std::vector<Runtime::ThreadSnapshot> Runtime::threads() const {
+  std::vector<ThreadSnapshot> out;
+  out.push_back({"pktd-main", main_tid_, "main", false});
+  int holder = stack_holder();
+  for (const auto& w : workers_)
+    out.push_back({"pktd-worker" + std::to_string(w->index), w->tid.load(), "worker",
+                   holder == static_cast<int>(w->index)});
+  if (watchdog_ && watchdog_->tid() != 0) out.push_back({"pktd-watchdog", watchdog_->tid(), "watchdog", false});
+  std::lock_guard lock(threads_mutex_);
+  for (const auto& t : threads_)
+    if (!t->exited_) out.push_back({t->name(), static_cast<int>(t->tid()), "tracked", false});
+  return out;
 }
 
 // --- shutdown ---

@@ -171,6 +171,14 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
     uint64_t watchdog_reports = 0;
   };
   Stats stats() const;
+  // Every thread the runtime knows, for `pkt threads` (what pidin shows for io-pkt).
+  struct ThreadSnapshot {
+    std::string name;
+    int tid = 0;
+    std::string kind;  // main, worker, tracked, watchdog
+    bool holds_stack = false;
+  };
+  std::vector<ThreadSnapshot> threads() const;
   // Index of the worker holding the stack context, or -1.
   int stack_holder() const { return stack_holder_.load(std::memory_order_relaxed); }
   unsigned worker_index() const;  // of the calling worker; ~0u elsewhere
@@ -232,6 +240,7 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   std::atomic<bool> stop_requested_{false};
   bool started_ = false;
   bool stopped_ = false;
+  int main_tid_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   CurrentCallback current_cb_;
   std::atomic<bool> timer_fired_{false};
@@ -268,7 +277,7 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   std::deque<BlockOp*> blockops_;
 
   // Tracked threads.
-  std::mutex threads_mutex_;
+  mutable std::mutex threads_mutex_;
   std::condition_variable threads_cv_;
   std::vector<std::unique_ptr<TrackedThread>> threads_;
   uint64_t quiesce_generation_ = 0;

@@ -1,6 +1,7 @@
 #include "runtime/watchdog.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -36,6 +37,7 @@ Watchdog::Watchdog(Runtime& rt) : rt_(rt), threshold_(rt.config().stack_watchdog
   if (threshold_.count() <= 0) return;
   thread_ = std::thread([this] {
     register_current_thread(ThreadKind::watchdog, "pktd-watchdog");
+    tid_.store(static_cast<int>(gettid()));
     loop();
   });
 }

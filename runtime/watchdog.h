@@ -27,6 +27,7 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
   uint64_t reports() const { return reports_.load(); }
+  int tid() const { return tid_.load(); }
 
  private:
   void loop();
@@ -41,6 +42,7 @@ class Watchdog {
   std::chrono::steady_clock::time_point seen_since_;
   uint64_t reported_seq_ = 0;
   std::atomic<uint64_t> reports_{0};
+  std::atomic<int> tid_{0};
   std::thread thread_;
 };
 

@@ -1,0 +1,256 @@
+#include "net/ifnet.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "base/log.h"
+
+namespace pktd::net {
+namespace {
+
+// A small id per thread, for the transmit lock's owner (0: nobody).
+uint64_t this_thread_id() {
+  static std::atomic<uint64_t> next{1};
+  thread_local uint64_t id = next.fetch_add(1);
+  return id;
+}
+
+}  // namespace
+
+const char* to_string(LinkState s) {
+  switch (s) {
+    case LinkState::unknown: return "unknown";
+    case LinkState::down: return "down";
+    case LinkState::up: return "up";
+  }
+  return "?";
+}
+
+// --- SendQueue ---
+
+void SendQueue::enqueue(buf::Mbuf* m) {
+  m->nextpkt = nullptr;
+  if (tail_ != nullptr) {
+    tail_->nextpkt = m;
+  } else {
+    head_ = m;
+  }
+  tail_ = m;
+  ++len_;
+}
+
+void SendQueue::prepend(buf::Mbuf* m) {
+  m->nextpkt = head_;
+  head_ = m;
+  if (tail_ == nullptr) tail_ = m;
+  ++len_;
+}
+
+buf::Mbuf* SendQueue::dequeue() {
+  buf::Mbuf* m = head_;
+  if (m == nullptr) return nullptr;
+  head_ = m->nextpkt;
+  if (head_ == nullptr) tail_ = nullptr;
+  m->nextpkt = nullptr;
+  --len_;
+  return m;
+}
+
+size_t SendQueue::purge() {
+  size_t n = 0;
+  while (buf::Mbuf* m = dequeue()) {
+    buf::Pool::instance().free_chain(m);
+    ++n;
+  }
+  return n;
+}
+
+// --- Ifnet ---
+
+Ifnet::Ifnet(uint32_t index, Config config)
+    : index_(index), config_(std::move(config)), mtu_(config_.mtu), snd_(config_.send_queue_len) {
+  // Capabilities flags the driver supports stay in config_.flags; nothing is UP until asked.
+  admin_flags_.store(config_.flags & ~(PKTD_IFF_UP | PKTD_IFF_DRIVER_FLAGS));
+}
+
+Ifnet::~Ifnet() {
+  std::lock_guard lock(tx_mutex_);
+  snd_.purge();
+}
+
+size_t Ifnet::send_queue_length() {
+  std::lock_guard lock(tx_mutex_);
+  return snd_.length();
+}
+
+size_t Ifnet::send_queue_max() {
+  std::lock_guard lock(tx_mutex_);
+  return snd_.max_length();
+}
+
+int Ifnet::set_up(bool want_up) {
+  if (want_up) {
+    admin_flags_.fetch_or(PKTD_IFF_UP);
+    int err = config_.ops != nullptr && config_.ops->init != nullptr
+                  ? config_.ops->init(handle(), config_.softc)
+                  : 0;
+    if (err != 0) {
+      admin_flags_.fetch_and(~PKTD_IFF_UP);
+      PKTD_LOG_ERR("%s: driver init failed: %s", name().c_str(), std::strerror(err));
+    }
+    return err;
+  }
+  if (!up()) return 0;
+  // Seed: marking the interface down purges the send queue and stops new packets being queued.
+  admin_flags_.fetch_and(~PKTD_IFF_UP);
+  tx_lock();
+  counters_.out_purged.fetch_add(snd_.purge(), std::memory_order_relaxed);
+  tx_unlock();
+  if (config_.ops != nullptr && config_.ops->stop != nullptr)
+    config_.ops->stop(handle(), config_.softc, 0);
+  return 0;
+}
+
+int Ifnet::set_mtu(uint32_t mtu) {
+  if (mtu < 68 || mtu > 65535) return EINVAL;  // RFC 791: every host must take 68-byte datagrams
+  mtu_.store(mtu);
+  return up() ? set_up(true) : 0;  // reconfiguration: init again
+}
+
+void Ifnet::set_admin_flag(uint32_t flag, bool on) {
+  if (on) {
+    admin_flags_.fetch_or(flag);
+  } else {
+    admin_flags_.fetch_and(~flag);
+  }
+  if (up()) set_up(true);
+}
+
+void Ifnet::set_send_queue_max(size_t n) {
+  std::lock_guard lock(tx_mutex_);
+  snd_.set_max_length(n);
+}
+
+int Ifnet::output(buf::MbufPtr m) {
+  if (!up()) {
+    counters_.out_admin_down.fetch_add(1, std::memory_order_relaxed);
+    return ENETDOWN;
+  }
+  tx_lock();
+  if (snd_.full()) {
+    tx_unlock();
+    counters_.out_queue_full.fetch_add(1, std::memory_order_relaxed);
+    return ENOBUFS;
+  }
+  snd_.enqueue(m.release());
+  start_locked();
+  return 0;
+}
+
+void Ifnet::start_locked() {
+  // Seed: io-pkt does not call if_start again while the driver has OACTIVE set; the driver
+  // restarts itself (callout or link-up) when it can send again.
+  if ((driver_flags_.load() & PKTD_IFF_OACTIVE) != 0 || config_.ops == nullptr ||
+      config_.ops->start == nullptr) {
+    tx_unlock();
+    return;
+  }
+  counters_.start_calls.fetch_add(1, std::memory_order_relaxed);
+  config_.ops->start(handle(), config_.softc);
+  if (tx_locked_by_me()) {
+    // The contract says start releases the lock; a driver that forgets would hang every sender.
+    counters_.start_lock_leaks.fetch_add(1, std::memory_order_relaxed);
+    PKTD_LOG_ERR("%s: driver start returned holding the transmit lock; released it (the "
+                 "driver must call if_tx_unlock before returning)", name().c_str());
+    tx_unlock();
+  }
+}
+
+void Ifnet::tx_lock() {
+  tx_mutex_.lock();
+  tx_owner_.store(this_thread_id(), std::memory_order_relaxed);
+}
+
+void Ifnet::tx_unlock() {
+  tx_owner_.store(0, std::memory_order_relaxed);
+  tx_mutex_.unlock();
+}
+
+bool Ifnet::tx_locked_by_me() const {
+  return tx_owner_.load(std::memory_order_relaxed) == this_thread_id();
+}
+
+buf::Mbuf* Ifnet::dequeue() { return snd_.dequeue(); }
+void Ifnet::prepend(buf::Mbuf* m) { snd_.prepend(m); }
+
+bool Ifnet::queue_empty() {
+  if (tx_locked_by_me()) return snd_.empty();
+  std::lock_guard lock(tx_mutex_);
+  return snd_.empty();
+}
+
+void Ifnet::purge() { counters_.out_purged.fetch_add(snd_.purge(), std::memory_order_relaxed); }
+
+void Ifnet::set_driver_flags(uint32_t set, uint32_t clear) {
+  set &= PKTD_IFF_DRIVER_FLAGS;
+  clear &= PKTD_IFF_DRIVER_FLAGS;
+  driver_flags_.fetch_or(set);
+  driver_flags_.fetch_and(~clear);
+}
+
+void Ifnet::set_link_state(LinkState s) {
+  LinkState old = link_.exchange(s);
+  if (old == s) return;
+  counters_.link_changes.fetch_add(1, std::memory_order_relaxed);
+  PKTD_LOG_INFO("%s: link state %s", name().c_str(), to_string(s));
+  if (link_handler_) link_handler_(*this, s);
+}
+
+void Ifnet::input(buf::MbufPtr m) {
+  size_t len = buf::chain_length(m.get());
+  counters_.ipackets.fetch_add(1, std::memory_order_relaxed);
+  counters_.ibytes.fetch_add(len, std::memory_order_relaxed);
+  // Seed: frames received while the interface is marked down are dropped on input.
+  if (!up()) {
+    counters_.in_admin_down.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!input_handler_) {
+    counters_.in_no_handler.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (m->has_pkthdr) m->pkthdr.rcvif = index_;
+  input_handler_(*this, std::move(m));
+}
+
+// --- formatting ---
+
+std::string format_flags(uint32_t flags) {
+  static const std::pair<uint32_t, const char*> names[] = {
+      {PKTD_IFF_UP, "UP"},           {PKTD_IFF_BROADCAST, "BROADCAST"},
+      {PKTD_IFF_LOOPBACK, "LOOPBACK"}, {PKTD_IFF_POINTOPOINT, "POINTOPOINT"},
+      {PKTD_IFF_RUNNING, "RUNNING"}, {PKTD_IFF_PROMISC, "PROMISC"},
+      {PKTD_IFF_ALLMULTI, "ALLMULTI"}, {PKTD_IFF_OACTIVE, "OACTIVE"},
+      {PKTD_IFF_SIMPLEX, "SIMPLEX"}, {PKTD_IFF_MULTICAST, "MULTICAST"}};
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%x", flags);
+  std::string out = std::string("flags=") + hex + "<";
+  bool first = true;
+  for (const auto& [bit, label] : names) {
+    if ((flags & bit) == 0) continue;
+    if (!first) out += ",";
+    out += label;
+    first = false;
+  }
+  return out + ">";
+}
+
+std::string format_mac(const Mac& mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  return buf;
+}
+
+}  // namespace pktd::net

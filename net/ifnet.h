@@ -1,0 +1,161 @@
+// Interfaces (ifnet): identity, flags split by who writes them, link state, counters, and the
+// bounded send queue with io-pkt's transmit protocol.
+//
+// Who writes what (FreeBSD marks these "(n)" and "(d)"):
+//   admin flags (UP, PROMISC, ...)     the stack and the user, in the stack context
+//   driver flags (RUNNING, OACTIVE)    the driver
+//   link state (unknown, down, up)     the driver, from any context
+// The interface state and the link state are independent (seed guide): an UP interface with its
+// link down still queues packets; an interface that is not UP drops them with ENETDOWN.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "buf/mbuf.h"
+#include "pktd/driver.h"
+
+namespace pktd::net {
+
+enum class LinkState : uint8_t { unknown = PKTD_LINK_UNKNOWN, down = PKTD_LINK_DOWN, up = PKTD_LINK_UP };
+const char* to_string(LinkState s);
+
+using Mac = std::array<uint8_t, 6>;
+
+// Counters; every drop has a named reason. Relaxed atomics: drivers count from any thread.
+struct IfCounters {
+  std::atomic<uint64_t> ipackets{0}, ibytes{0}, opackets{0}, obytes{0};
+  std::atomic<uint64_t> ierrors{0}, oerrors{0}, iqdrops{0}, collisions{0};
+  std::atomic<uint64_t> link_changes{0};
+  // Drops by reason.
+  std::atomic<uint64_t> in_admin_down{0};   // received while not UP
+  std::atomic<uint64_t> in_no_handler{0};   // received with no protocol to take it
+  std::atomic<uint64_t> out_admin_down{0};  // sent while not UP (ENETDOWN)
+  std::atomic<uint64_t> out_queue_full{0};  // send queue full (ENOBUFS)
+  std::atomic<uint64_t> out_purged{0};      // purged from the send queue
+  std::atomic<uint64_t> start_calls{0};     // driver start callbacks made
+  std::atomic<uint64_t> start_lock_leaks{0};// start returned holding the transmit lock
+};
+
+// Packets queued for a driver, linked through Mbuf::nextpkt. Guarded by the transmit lock.
+class SendQueue {
+ public:
+  explicit SendQueue(size_t max_len) : max_len_(max_len) {}
+  ~SendQueue() { purge(); }
+  bool full() const { return len_ >= max_len_; }
+  bool empty() const { return head_ == nullptr; }
+  size_t length() const { return len_; }
+  size_t max_length() const { return max_len_; }
+  void set_max_length(size_t n) { max_len_ = n; }
+  void enqueue(buf::Mbuf* m);
+  void prepend(buf::Mbuf* m);
+  buf::Mbuf* dequeue();
+  size_t purge();  // frees everything; returns how many packets
+
+ private:
+  buf::Mbuf* head_ = nullptr;
+  buf::Mbuf* tail_ = nullptr;
+  size_t len_ = 0;
+  size_t max_len_;
+};
+
+struct LoadedDriver;  // daemon/: the shared object an interface came from
+
+class Ifnet {
+ public:
+  struct Config {
+    std::string name;  // full name, e.g. "tap0"
+    Mac mac{};
+    uint32_t mtu = 1500;
+    uint32_t flags = 0;  // supported admin flags (BROADCAST, MULTICAST, SIMPLEX, LOOPBACK)
+    uint32_t capabilities = 0;
+    size_t send_queue_len = 256;
+    const pktd_if_ops* ops = nullptr;
+    void* softc = nullptr;
+  };
+  Ifnet(uint32_t index, Config config);
+  ~Ifnet();
+  Ifnet(const Ifnet&) = delete;
+  Ifnet& operator=(const Ifnet&) = delete;
+
+  // The handle drivers hold (include/pktd/driver.h) is this object.
+  static Ifnet* from(pktd_ifnet* handle) { return reinterpret_cast<Ifnet*>(handle); }
+  pktd_ifnet* handle() { return reinterpret_cast<pktd_ifnet*>(this); }
+
+  const std::string& name() const { return config_.name; }
+  uint32_t index() const { return index_; }
+  const Mac& mac() const { return config_.mac; }
+  uint32_t mtu() const { return mtu_.load(std::memory_order_relaxed); }
+  uint32_t capabilities() const { return config_.capabilities; }
+  uint32_t flags() const { return admin_flags_.load() | driver_flags_.load(); }
+  bool up() const { return (admin_flags_.load() & PKTD_IFF_UP) != 0; }
+  LinkState link_state() const { return link_.load(); }
+  IfCounters& counters() { return counters_; }
+  const IfCounters& counters() const { return counters_; }
+  size_t send_queue_length();
+  size_t send_queue_max();
+  LoadedDriver* driver() const { return driver_; }
+  void set_driver(LoadedDriver* d) { driver_ = d; }
+  const pktd_if_ops* ops() const { return config_.ops; }
+  void* softc() const { return config_.softc; }
+
+  // --- the stack and the user (stack context) ---
+  // UP: calls the driver's init (again on every reconfiguration); DOWN: purges the send queue and
+  // calls stop(0). 0 or the driver's errno (the interface stays down then).
+  int set_up(bool up);
+  int set_mtu(uint32_t mtu);
+  void set_admin_flag(uint32_t flag, bool on);  // PROMISC, ALLMULTI: reconfigures through init
+  void set_send_queue_max(size_t n);
+
+  // --- transmit (io-pkt ifp->if_output then if_start) ---
+  // Queues m and starts the driver unless OACTIVE. 0, ENETDOWN (not UP), ENOBUFS (queue full).
+  int output(buf::MbufPtr m);
+  // io-pkt NW_SIGLOCK(&ifp->if_snd_ex). The driver's start is entered holding it.
+  void tx_lock();
+  void tx_unlock();
+  bool tx_locked_by_me() const;
+  buf::Mbuf* dequeue();           // lock held
+  void prepend(buf::Mbuf* m);     // lock held
+  bool queue_empty();
+  void purge();                   // lock held
+  // Calls start with the lock held, unless OACTIVE. The caller holds the lock; start releases it.
+  void start_locked();
+
+  // --- the driver ---
+  void set_driver_flags(uint32_t set, uint32_t clear);
+  void set_link_state(LinkState s);  // any context
+  // Received frame (io-pkt if_input): counted, dropped if not UP, else given to the handler.
+  void input(buf::MbufPtr m);
+
+  // What the stack does with received frames (Ethernet input later). Set before traffic flows.
+  using InputHandler = std::function<void(Ifnet&, buf::MbufPtr)>;
+  void set_input_handler(InputHandler h) { input_handler_ = std::move(h); }
+  // Told of link changes (after the counter moves), from whatever context set it.
+  using LinkHandler = std::function<void(Ifnet&, LinkState)>;
+  void set_link_handler(LinkHandler h) { link_handler_ = std::move(h); }
+
+ private:
+  uint32_t index_;
+  Config config_;
+  std::atomic<uint32_t> mtu_;
+  std::atomic<uint32_t> admin_flags_{0};
+  std::atomic<uint32_t> driver_flags_{0};
+  std::atomic<LinkState> link_{LinkState::unknown};
+  IfCounters counters_;
+  std::mutex tx_mutex_;
+  std::atomic<uint64_t> tx_owner_{0};  // thread holding tx_mutex_ (diagnostics and checks)
+  SendQueue snd_;
+  LoadedDriver* driver_ = nullptr;
+  InputHandler input_handler_;
+  LinkHandler link_handler_;
+};
+
+// "flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>" as BSD's ifconfig prints it.
+std::string format_flags(uint32_t flags);
+std::string format_mac(const Mac& mac);
+
+}  // namespace pktd::net

@@ -1,0 +1,48 @@
+// The set of interfaces of one pktd instance: names, indexes, creation and destruction.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "net/ifnet.h"
+
+namespace pktd::net {
+
+class Interfaces {
+ public:
+  Interfaces() = default;
+  ~Interfaces();  // destroys every interface (stop, detach)
+  Interfaces(const Interfaces&) = delete;
+  Interfaces& operator=(const Interfaces&) = delete;
+
+  // Creates an interface named prefix + unit (unit < 0: the first free one). A zero MAC gets a
+  // locally administered one derived from the instance and index. nullptr (logged) when the name
+  // is taken or invalid.
+  Ifnet* attach(const std::string& prefix, int unit, Ifnet::Config config);
+  // Stops (stop(1)), detaches (the driver frees its state) and deletes it.
+  void destroy(Ifnet* ifp);
+
+  Ifnet* find(const std::string& name) const;
+  Ifnet* find(uint32_t index) const;
+  std::vector<Ifnet*> list() const;  // in index order
+  size_t size() const;
+
+  // Distinguishes the MACs pktd makes in several instances on one host.
+  void set_mac_seed(uint32_t seed) { mac_seed_ = seed; }
+
+ private:
+  int first_free_unit(const std::string& prefix) const;
+  Mac make_mac(uint32_t index) const;
+
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<Ifnet>> ifs_;
+  uint32_t next_index_ = 1;
+  uint32_t mac_seed_ = 0;
+};
+
+// lo0: the software loopback, present from start-up; what it sends it receives.
+Ifnet* attach_loopback(Interfaces& ifs);
+
+}  // namespace pktd::net

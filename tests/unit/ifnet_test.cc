@@ -1,0 +1,216 @@
+// Interfaces without a runtime: the send queue, the transmit protocol, flags and link state.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "base/thread_identity.h"
+#include "net/interfaces.h"
+
+namespace pktd::net {
+namespace {
+
+// A driver that records what the stack asked of it; start behaves as the seed's sam_start.
+struct FakeDriver {
+  int inits = 0, starts = 0, stops = 0, detaches = 0;
+  int init_error = 0;
+  bool hardware_busy = false;  // start leaves packets queued and OACTIVE set
+  bool forget_unlock = false;
+  std::vector<std::string> sent;
+
+  static FakeDriver& of(void* softc) { return *static_cast<FakeDriver*>(softc); }
+  static int init(pktd_ifnet* h, void* sc) {
+    auto& d = of(sc);
+    ++d.inits;
+    if (d.init_error == 0) Ifnet::from(h)->set_driver_flags(PKTD_IFF_RUNNING, 0);
+    return d.init_error;
+  }
+  static void start(pktd_ifnet* h, void* sc) {
+    auto& d = of(sc);
+    Ifnet* ifp = Ifnet::from(h);
+    ++d.starts;
+    ifp->set_driver_flags(PKTD_IFF_OACTIVE, 0);
+    if (d.hardware_busy) {  // seed: leave OACTIVE set so the stack does not call us again
+      if (!d.forget_unlock) ifp->tx_unlock();
+      return;
+    }
+    while (buf::Mbuf* m = ifp->dequeue()) {
+      d.sent.push_back(buf::to_string(*m));
+      buf::Pool::instance().free_chain(m);
+    }
+    ifp->set_driver_flags(0, PKTD_IFF_OACTIVE);
+    if (!d.forget_unlock) ifp->tx_unlock();
+  }
+  static void stop(pktd_ifnet* h, void* sc, int) {
+    ++of(sc).stops;
+    Ifnet::from(h)->set_driver_flags(0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
+  }
+  static void detach(pktd_ifnet*, void* sc) { ++of(sc).detaches; }
+};
+const pktd_if_ops kFakeOps = {FakeDriver::init, FakeDriver::start, FakeDriver::stop, nullptr,
+                              FakeDriver::detach};
+
+class IfnetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    register_current_thread(ThreadKind::main, "ifnet-test");
+    Ifnet::Config c;
+    c.flags = PKTD_IFF_BROADCAST | PKTD_IFF_SIMPLEX | PKTD_IFF_MULTICAST;
+    c.send_queue_len = 4;
+    c.ops = &kFakeOps;
+    c.softc = &drv;
+    ifp = ifs.attach("sam", -1, c);
+    ASSERT_NE(ifp, nullptr);
+  }
+  buf::MbufPtr packet(const std::string& text) {
+    return buf::packet_from({reinterpret_cast<const std::byte*>(text.data()), text.size()});
+  }
+  FakeDriver drv;
+  Interfaces ifs;
+  Ifnet* ifp = nullptr;
+};
+
+TEST_F(IfnetTest, NamesUnitsIndexesAndMacs) {
+  EXPECT_EQ(ifp->name(), "sam0");
+  Ifnet::Config c;
+  Ifnet* second = ifs.attach("sam", -1, c);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->name(), "sam1");
+  EXPECT_NE(second->index(), ifp->index());
+  EXPECT_NE(second->mac(), ifp->mac());
+  EXPECT_EQ(ifp->mac()[0] & 0x03, 0x02);  // locally administered, unicast
+  EXPECT_EQ(ifs.attach("sam", 0, c), nullptr);  // taken
+  EXPECT_EQ(ifs.attach("bad/name", 0, c), nullptr);
+  EXPECT_EQ(ifs.find("sam1"), second);
+  EXPECT_EQ(ifs.find(second->index()), second);
+}
+
+TEST_F(IfnetTest, DownInterfaceRefusesWithEnetdownAndCounts) {
+  EXPECT_FALSE(ifp->up());
+  EXPECT_EQ(ifp->output(packet("x")), ENETDOWN);
+  EXPECT_EQ(ifp->counters().out_admin_down.load(), 1u);
+  EXPECT_EQ(drv.starts, 0);
+}
+
+TEST_F(IfnetTest, UpCallsInitAgainOnEveryReconfiguration) {
+  ASSERT_EQ(ifp->set_up(true), 0);
+  EXPECT_EQ(drv.inits, 1);
+  EXPECT_EQ(format_flags(ifp->flags()), "flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>");
+  EXPECT_EQ(ifp->set_mtu(9000), 0);
+  EXPECT_EQ(drv.inits, 2);
+  EXPECT_EQ(ifp->mtu(), 9000u);
+  EXPECT_EQ(ifp->set_mtu(10), EINVAL);
+  drv.init_error = EIO;
+  EXPECT_EQ(ifp->set_up(true), EIO);
+  EXPECT_FALSE(ifp->up());  // stays down when init fails
+}
+
+TEST_F(IfnetTest, OutputStartsTheDriverWhichDrainsTheQueue) {
+  ASSERT_EQ(ifp->set_up(true), 0);
+  EXPECT_EQ(ifp->output(packet("one")), 0);
+  EXPECT_EQ(ifp->output(packet("two")), 0);
+  EXPECT_EQ(drv.sent, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(drv.starts, 2);
+  EXPECT_EQ(ifp->send_queue_length(), 0u);
+}
+
+TEST_F(IfnetTest, StartIsNotCalledWhileOactiveAndAFullQueueGivesEnobufs) {
+  ASSERT_EQ(ifp->set_up(true), 0);
+  drv.hardware_busy = true;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ifp->output(packet("p")), 0);
+  EXPECT_EQ(drv.starts, 1);  // OACTIVE from the first call on
+  EXPECT_EQ(ifp->output(packet("overflow")), ENOBUFS);
+  EXPECT_EQ(ifp->counters().out_queue_full.load(), 1u);
+  // The driver's restart (its kick callout in the seed): lock, clear busy, start.
+  drv.hardware_busy = false;
+  ifp->set_driver_flags(0, PKTD_IFF_OACTIVE);
+  ifp->tx_lock();
+  ifp->start_locked();
+  EXPECT_EQ(drv.sent.size(), 4u);
+}
+
+TEST_F(IfnetTest, GoingDownPurgesTheQueueAndStopsTheDriver) {
+  ASSERT_EQ(ifp->set_up(true), 0);
+  drv.hardware_busy = true;
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(ifp->output(packet("p")), 0);
+  EXPECT_EQ(ifp->set_up(false), 0);
+  EXPECT_EQ(ifp->send_queue_length(), 0u);
+  EXPECT_EQ(ifp->counters().out_purged.load(), 3u);
+  EXPECT_EQ(drv.stops, 1);
+  EXPECT_EQ(ifp->flags() & PKTD_IFF_RUNNING, 0u);
+}
+
+TEST_F(IfnetTest, AStartThatForgetsToUnlockIsCaughtAndCounted) {
+  ASSERT_EQ(ifp->set_up(true), 0);
+  drv.forget_unlock = true;
+  EXPECT_EQ(ifp->output(packet("p")), 0);
+  EXPECT_EQ(ifp->counters().start_lock_leaks.load(), 1u);
+  drv.forget_unlock = false;
+  EXPECT_EQ(ifp->output(packet("q")), 0);  // would deadlock had the lock stayed held
+}
+
+TEST_F(IfnetTest, LinkStateIsIndependentOfAdminStateAndCounted) {
+  std::vector<LinkState> seen;
+  ifp->set_link_handler([&](Ifnet&, LinkState s) { seen.push_back(s); });
+  ifp->set_link_state(LinkState::down);
+  ifp->set_link_state(LinkState::down);  // no change, not counted
+  ASSERT_EQ(ifp->set_up(true), 0);
+  EXPECT_TRUE(ifp->up());
+  EXPECT_EQ(ifp->link_state(), LinkState::down);
+  EXPECT_EQ(ifp->output(packet("queued while the link is down")), 0);
+  ifp->set_link_state(LinkState::up);
+  EXPECT_EQ(ifp->counters().link_changes.load(), 2u);
+  EXPECT_EQ(seen, (std::vector<LinkState>{LinkState::down, LinkState::up}));
+}
+
+TEST_F(IfnetTest, InputIsCountedAndDroppedWithAReason) {
+  ifp->input(packet("while down"));
+  EXPECT_EQ(ifp->counters().in_admin_down.load(), 1u);
+  ASSERT_EQ(ifp->set_up(true), 0);
+  ifp->input(packet("no handler"));
+  EXPECT_EQ(ifp->counters().in_no_handler.load(), 1u);
+  std::string got;
+  uint32_t rcvif = 0;
+  ifp->set_input_handler([&](Ifnet&, buf::MbufPtr m) {
+    got = buf::to_string(*m);
+    rcvif = m->pkthdr.rcvif;
+  });
+  ifp->input(packet("frame"));
+  EXPECT_EQ(got, "frame");
+  EXPECT_EQ(rcvif, ifp->index());
+  EXPECT_EQ(ifp->counters().ipackets.load(), 3u);
+}
+
+TEST_F(IfnetTest, DestroyStopsAndDetaches) {
+  ASSERT_EQ(ifp->set_up(true), 0);
+  ifs.destroy(ifp);
+  EXPECT_EQ(drv.detaches, 1);
+  EXPECT_GE(drv.stops, 1);
+  EXPECT_EQ(ifs.find("sam0"), nullptr);
+}
+
+TEST(Loopback, WhatLo0SendsItReceives) {
+  register_current_thread(ThreadKind::main, "ifnet-test");
+  Interfaces ifs;
+  Ifnet* lo = attach_loopback(ifs);
+  ASSERT_NE(lo, nullptr);
+  EXPECT_EQ(lo->name(), "lo0");
+  EXPECT_TRUE(lo->up());
+  EXPECT_EQ(lo->link_state(), LinkState::up);
+  EXPECT_NE(lo->flags() & PKTD_IFF_LOOPBACK, 0u);
+  std::vector<std::string> got;
+  lo->set_input_handler([&](Ifnet& ifp, buf::MbufPtr m) {
+    got.push_back(buf::to_string(*m));
+    if (got.size() == 1) {  // answering from the input path must not deadlock
+      std::string reply = "reply";
+      ifp.output(buf::packet_from({reinterpret_cast<const std::byte*>(reply.data()), reply.size()}));
+    }
+  });
+  std::string text = "hello";
+  ASSERT_EQ(lo->output(buf::packet_from({reinterpret_cast<const std::byte*>(text.data()), text.size()})), 0);
+  EXPECT_EQ(got, (std::vector<std::string>{"hello", "reply"}));
+  EXPECT_EQ(lo->counters().opackets.load(), 2u);
+}
+
+}  // namespace
+}  // namespace pktd::net
