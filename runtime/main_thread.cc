@@ -61,7 +61,8 @@ int Runtime::run_main(const sigset_t* signals) {
     if (sfd < 0) PKTD_LOG_ERR("signalfd: %s", std::strerror(errno));
   }
   int signo = 0;
-  while (!stop_requested_.load()) {
+  // A request is consumed, so run_main can be entered again (tests serve blockops in turns).
+  while (!stop_requested_.exchange(false)) {
     pollfd fds[2] = {{main_event_fd_, POLLIN, 0}, {sfd, POLLIN, 0}};
     int n = poll(fds, sfd >= 0 ? 2 : 1, -1);
     if (n < 0 && errno != EINTR) {

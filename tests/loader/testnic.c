@@ -1,0 +1,77 @@
+/* A minimal driver written in C against include/pktd/driver.h, for the loader's tests.
+ * Options: count=N interfaces (default 1), fail (attach fails with EINVAL after making an
+ * interface, which pktd must clean up), anything else is recorded for the test to read. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pktd/driver.h"
+
+static const struct pktd_host* host;
+static char last_options[256];
+static int attached, detached;
+
+__attribute__((visibility("default"))) const char* testnic_last_options(void) { return last_options; }
+__attribute__((visibility("default"))) int testnic_live_interfaces(void) { return attached - detached; }
+
+static int tn_init(pktd_ifnet* ifp, void* softc) {
+  (void)softc;
+  host->if_set_flags(ifp, PKTD_IFF_RUNNING, 0);
+  return 0;
+}
+
+static void tn_start(pktd_ifnet* ifp, void* softc) {
+  (void)softc;
+  pktd_mbuf* m;
+  while ((m = host->if_dequeue(ifp)) != NULL) host->m_freem(m); /* a black hole */
+  host->if_tx_unlock(ifp);
+}
+
+static void tn_stop(pktd_ifnet* ifp, void* softc, int disable) {
+  (void)softc, (void)disable;
+  host->if_set_flags(ifp, 0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
+}
+
+static void tn_detach(pktd_ifnet* ifp, void* softc) {
+  (void)ifp;
+  free(softc);
+  ++detached;
+}
+
+static const struct pktd_if_ops tn_ops = {tn_init, tn_start, tn_stop, NULL, tn_detach};
+
+static int tn_attach(const struct pktd_host* h, pktd_driver* drv, const char* options) {
+  host = h;
+  strncpy(last_options, options, sizeof last_options - 1);
+  char copy[256];
+  strncpy(copy, options, sizeof copy - 1);
+  copy[sizeof copy - 1] = '\0';
+  char *cursor = copy, *key, *value;
+  long count = 1;
+  int fail = 0;
+  while (pktd_next_option(&cursor, &key, &value)) {
+    if (strcmp(key, "count") == 0) count = strtol(value, NULL, 10);
+    if (strcmp(key, "fail") == 0) fail = 1;
+  }
+  for (long i = 0; i < count; ++i) {
+    struct pktd_if_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = "tn";
+    cfg.unit = -1;
+    cfg.flags = PKTD_IFF_BROADCAST | PKTD_IFF_SIMPLEX | PKTD_IFF_MULTICAST;
+    cfg.ops = &tn_ops;
+    cfg.softc = malloc(16);
+    if (host->if_attach(drv, &cfg) == NULL) {
+      free(cfg.softc);
+      return EEXIST;
+    }
+    ++attached;
+  }
+  return fail ? EINVAL : 0;
+}
+
+static const struct pktd_driver_info info = {PKTD_DRIVER_ABI_VERSION, "testnic", 0, tn_attach, NULL};
+
+__attribute__((visibility("default"))) const struct pktd_driver_info* pktd_driver_entry(void) {
+  return &info;
+}
