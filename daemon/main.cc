@@ -7,11 +7,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "base/log.h"
 #include "base/thread_identity.h"
 #include "buf/mbuf.h"
+#include "daemon/backend.h"
+#include "daemon/drivers.h"
 #include "daemon/instance.h"
 #include "daemon/options.h"
 #include "runtime/runtime.h"
@@ -87,13 +90,30 @@ int serve(const Options& opts, int ready_fd) {
 
   rt::Runtime runtime(runtime_config(opts));
   runtime.start();
-  PKTD_LOG_INFO("instance %s ready: pid %d, %u workers, pseudo-threads %u..%u, mclbytes %zu",
-                opts.instance.c_str(), getpid(), opts.workers, opts.stack.threads_min,
-                opts.stack.threads_max, opts.stack.mclbytes);
-  report_ready(ready_fd);
+  net::Interfaces interfaces;
+  interfaces.set_mac_seed(static_cast<uint32_t>(std::hash<std::string>{}(opts.instance)));
+  net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
+  Backend backend(runtime, interfaces, drivers);
+
+  // Start-up runs on a pseudo-thread (drivers attach in the stack context; dlopen is a blockop
+  // that this thread serves in run_main). A driver that fails is logged; pktd stays up.
+  runtime.spawn([&] {
+    net::attach_loopback(interfaces);
+    for (const DriverSpec& d : opts.drivers) drivers.load(d.name_or_path, d.options);
+    PKTD_LOG_INFO("instance %s ready: pid %d, %u workers, pseudo-threads %u..%u, mclbytes %zu",
+                  opts.instance.c_str(), getpid(), opts.workers, opts.stack.threads_min,
+                  opts.stack.threads_max, opts.stack.mclbytes);
+    report_ready(ready_fd);
+  }, "start-up");
   int signo = runtime.run_main(&stop_signals);
   PKTD_LOG_INFO("instance %s stopping on %s", opts.instance.c_str(),
                 signo != 0 ? strsignal(signo) : "request");
+  // Drivers detach in the stack context; their blockops are served here until it is done.
+  runtime.spawn([&] {
+    drivers.unload_all();
+    runtime.request_stop();
+  }, "shutdown");
+  runtime.run_main();
   runtime.stop();
   std::string leaks;
   if (!buf::Pool::instance().check_no_leaks(&leaks))
@@ -115,11 +135,6 @@ int main(int argc, char** argv) {
   if (opts.help) {
     std::fputs(usage().c_str(), stdout);
     return 0;
-  }
-  if (!opts.drivers.empty()) {
-    std::fprintf(stderr, "pktd: -d %s: this version cannot load drivers yet\n",
-                 opts.drivers.front().name_or_path.c_str());
-    return kExitUsage;
   }
   log::set_level(opts.verbosity >= 1 ? log::Level::debug : log::Level::info);
   if (!configure_buffers(opts.stack)) {
