@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build g++ clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev nlohmann-json3-dev
-  iproute2 procps python3
+  iproute2 procps python3 pkgconf
 )
 
 missing=()
