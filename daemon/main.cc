@@ -91,6 +91,7 @@ int serve(const Options& opts, int ready_fd) {
   rt::Runtime runtime(runtime_config(opts));
   runtime.start();
   net::Interfaces interfaces;
+  interfaces.set_send_queue_len(opts.stack.ifq_maxlen);
   interfaces.set_mac_seed(static_cast<uint32_t>(std::hash<std::string>{}(opts.instance)));
   net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
   Backend backend(runtime, interfaces, drivers);

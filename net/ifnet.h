@@ -73,7 +73,7 @@ class Ifnet {
     uint32_t mtu = 1500;
     uint32_t flags = 0;  // supported admin flags (BROADCAST, MULTICAST, SIMPLEX, LOOPBACK)
     uint32_t capabilities = 0;
-    size_t send_queue_len = 256;
+    size_t send_queue_len = 256;  // set by Interfaces::attach
     const pktd_if_ops* ops = nullptr;
     void* softc = nullptr;
   };

@@ -61,6 +61,7 @@ Ifnet* Interfaces::attach(const std::string& prefix, int unit, Ifnet::Config con
   uint32_t index = next_index_++;
   if (config.mac == Mac{}) config.mac = make_mac(index);
   if (config.mtu == 0) config.mtu = 1500;
+  config.send_queue_len = send_queue_len_;
   ifs_.push_back(std::make_unique<Ifnet>(index, std::move(config)));
   Ifnet* ifp = ifs_.back().get();
   PKTD_LOG_INFO("%s: attached (index %u, address %s, mtu %u)", ifp->name().c_str(), index,

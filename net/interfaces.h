@@ -29,6 +29,8 @@ class Interfaces {
   std::vector<Ifnet*> list() const;  // in index order
   size_t size() const;
 
+  // The send queue length of interfaces attached from now on (-p tcpip,ifq_maxlen=N).
+  void set_send_queue_len(size_t n) { send_queue_len_ = n; }
   // Distinguishes the MACs pktd makes in several instances on one host.
   void set_mac_seed(uint32_t seed) { mac_seed_ = seed; }
 
@@ -40,6 +42,7 @@ class Interfaces {
   std::vector<std::unique_ptr<Ifnet>> ifs_;
   uint32_t next_index_ = 1;
   uint32_t mac_seed_ = 0;
+  size_t send_queue_len_ = 256;
 };
 
 // lo0: the software loopback, present from start-up; what it sends it receives.

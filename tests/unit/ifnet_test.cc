@@ -56,7 +56,7 @@ class IfnetTest : public ::testing::Test {
     register_current_thread(ThreadKind::main, "ifnet-test");
     Ifnet::Config c;
     c.flags = PKTD_IFF_BROADCAST | PKTD_IFF_SIMPLEX | PKTD_IFF_MULTICAST;
-    c.send_queue_len = 4;
+    ifs.set_send_queue_len(4);
     c.ops = &kFakeOps;
     c.softc = &drv;
     ifp = ifs.attach("sam", -1, c);

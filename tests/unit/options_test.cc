@@ -193,7 +193,7 @@ TEST(Options, StackEveryOptionAccepted) {
   const Options o = ok({"-p",
                         "tcpip,threads_min=2,threads_max=8,mclbytes=4096,mbuf_max=1000,"
                         "cluster_max=2000,stack_watchdog_ms=0,quiesce_timeout_ms=10,"
-                        "pt_stack_kb=256,poll_us=0"});
+                        "pt_stack_kb=256,poll_us=0,ifq_maxlen=8"});
   EXPECT_EQ(o.stack.threads_min, 2u);
   EXPECT_EQ(o.stack.threads_max, 8u);
   EXPECT_EQ(o.stack.mclbytes, 4096u);
@@ -203,6 +203,7 @@ TEST(Options, StackEveryOptionAccepted) {
   EXPECT_EQ(o.stack.quiesce_timeout_ms, 10u);
   EXPECT_EQ(o.stack.pt_stack_kb, 256u);
   EXPECT_EQ(o.stack.poll_us, 0u);
+  EXPECT_EQ(o.stack.ifq_maxlen, 8u);
 }
 
 TEST(Options, StackBareModuleAndAttachedForm) {
