@@ -104,8 +104,16 @@ DriverManager::~DriverManager() { unload_all(); }
 void DriverManager::unload_all() {
   while (!drivers_.empty()) {
     LoadedDriver* drv = drivers_.back();
-    while (!drv->interfaces.empty()) destroy(drv->interfaces.back()->name());
-    if (std::find(drivers_.begin(), drivers_.end(), drv) != drivers_.end()) unload(drv);
+    remove_interfaces(*drv);
+    unload(drv);
+  }
+}
+
+void DriverManager::remove_interfaces(LoadedDriver& drv) {
+  while (!drv.interfaces.empty()) {
+    Ifnet* ifp = drv.interfaces.back();
+    drv.interfaces.pop_back();
+    ifs_.destroy(ifp);
   }
 }
 
@@ -199,8 +207,8 @@ ctl::Result<std::vector<std::string>> DriverManager::load(const std::string& nam
   if (err == 0 && drv->interfaces.empty()) err = ENODEV;
   if (err != 0) {
     // Whatever the failed attach left behind goes too.
-    while (!drv->interfaces.empty()) destroy(drv->interfaces.back()->name());
-    if (std::find(drivers_.begin(), drivers_.end(), drv) != drivers_.end()) unload(drv);
+    remove_interfaces(*drv);
+    unload(drv);
     return fail(err, "attach failed: " + std::string(std::strerror(err)) +
                          (err == ENODEV ? " (it made no interface)" : ""));
   }
@@ -247,6 +255,18 @@ ctl::Error DriverManager::destroy(const std::string& ifname) {
   std::erase(drv->interfaces, ifp);
   if (drv->interfaces.empty()) unload(drv);
   return {};
+}
+
+void DriverManager::destroy_from_driver(Ifnet* ifp) {
+  LoadedDriver* drv = ifp->driver();
+  std::erase(drv->interfaces, ifp);
+  ifs_.destroy(ifp);
+  if (!drv->interfaces.empty()) return;
+  // The driver's own code is running: unload it later, if it is still unused then.
+  rt_.post([this, drv] {
+    bool known = std::find(drivers_.begin(), drivers_.end(), drv) != drivers_.end();
+    if (known && drv->interfaces.empty()) unload(drv);
+  }, "driver unload");
 }
 
 void DriverManager::unload(LoadedDriver* drv) {

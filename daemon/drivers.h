@@ -61,6 +61,9 @@ class DriverManager {
                                              const std::string& options);
   // Destroys one interface; unloads its shared object with its last interface. Stack context.
   ctl::Error destroy(const std::string& ifname);
+  // The SDK's if_destroy: the driver destroys one of its interfaces from its own code, so an
+  // unload that follows is deferred.
+  void destroy_from_driver(Ifnet* ifp);
   // Called by the SDK's if_attach.
   Ifnet* attach_interface(LoadedDriver& drv, const pktd_if_config& cfg);
   LoadedDriver* driver_of(const Ifnet* ifp) const;
@@ -72,6 +75,7 @@ class DriverManager {
  private:
   bool open(LoadedDriver& drv, std::string* error);
   void unload(LoadedDriver* drv);
+  void remove_interfaces(LoadedDriver& drv);  // destroys them; the driver stays loaded
 
   rt::Runtime& rt_;
   Interfaces& ifs_;

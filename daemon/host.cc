@@ -35,7 +35,7 @@ pktd_ifnet* if_attach(pktd_driver* d, const pktd_if_config* cfg) {
 }
 void if_destroy(pktd_ifnet* h) {
   Ifnet* ifp = I(h);
-  ifp->driver()->manager->destroy(ifp->name());
+  ifp->driver()->manager->destroy_from_driver(ifp);
 }
 const char* if_name(pktd_ifnet* h) { return I(h)->name().c_str(); }
 void if_mac(pktd_ifnet* h, uint8_t mac[6]) { std::copy(I(h)->mac().begin(), I(h)->mac().end(), mac); }
