@@ -247,10 +247,14 @@ Ifnet* DriverManager::attach_interface(LoadedDriver& drv, const pktd_if_config& 
 LoadedDriver* DriverManager::driver_of(const Ifnet* ifp) const { return ifp->driver(); }
 
 ctl::Error DriverManager::destroy(const std::string& ifname) {
+  auto refuse = [](int code, std::string message) {
+    PKTD_LOG_ERR("destroy %s", message.c_str());
+    return ctl::Error{code, std::move(message)};
+  };
   Ifnet* ifp = ifs_.find(ifname);
-  if (ifp == nullptr) return {ENXIO, ifname + ": no such interface"};
+  if (ifp == nullptr) return refuse(ENXIO, ifname + ": no such interface");
   LoadedDriver* drv = ifp->driver();
-  if (drv == nullptr) return {EPERM, ifname + ": a built-in interface cannot be destroyed"};
+  if (drv == nullptr) return refuse(EPERM, ifname + ": a built-in interface cannot be destroyed");
   ifs_.destroy(ifp);
   std::erase(drv->interfaces, ifp);
   if (drv->interfaces.empty()) unload(drv);

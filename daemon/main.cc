@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/log.h"
 #include "base/thread_identity.h"
 #include "buf/mbuf.h"
+#include "ctl/server.h"
 #include "daemon/backend.h"
 #include "daemon/drivers.h"
 #include "daemon/instance.h"
@@ -95,6 +97,13 @@ int serve(const Options& opts, int ready_fd) {
   interfaces.set_mac_seed(static_cast<uint32_t>(std::hash<std::string>{}(opts.instance)));
   net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
   Backend backend(runtime, interfaces, drivers);
+  ctl::Server server(runtime, backend, opts.instance, std::nullopt);
+  std::string error;
+  if (server.start(&error) != 0) {
+    PKTD_LOG_ERR("control socket: %s", error.c_str());
+    runtime.stop();
+    return 1;
+  }
 
   // Start-up runs on a pseudo-thread (drivers attach in the stack context; dlopen is a blockop
   // that this thread serves in run_main). A driver that fails is logged; pktd stays up.
@@ -111,6 +120,7 @@ int serve(const Options& opts, int ready_fd) {
                 signo != 0 ? strsignal(signo) : "request");
   // Drivers detach in the stack context; their blockops are served here until it is done.
   runtime.spawn([&] {
+    server.stop();  // no new requests (a mount) while the drivers go; in the stack context it does not wait
     drivers.unload_all();
     runtime.request_stop();
   }, "shutdown");

@@ -55,7 +55,9 @@ void Runtime::send_event(InterruptEvent* event) {
 }
 
 void Runtime::run_source(Interrupt* irq, bool fired) {
-  irq->busy.store(true);
+  // exchange, not store: it also orders this run after the previous one on another worker
+  // (epoll's re-arm does that too, but ThreadSanitizer cannot see it).
+  irq->busy.exchange(true);
   if (irq->dead.load()) {
     irq->busy.store(false);
     return;
@@ -99,13 +101,14 @@ void Runtime::detach_interrupt(Interrupt* irq) {
     return;
   }
   irq->dead.store(true);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, irq->fd, nullptr);
   {
     std::lock_guard lock(again_mutex_);
     std::erase(again_, irq);
   }
-  // A worker may be inside process or enable right now; they are short by contract.
+  // A worker may be inside process or enable right now; they are short by contract. The fd
+  // leaves epoll only after, so that callback's re-arm finds it still there.
   while (irq->busy.load()) std::this_thread::yield();
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, irq->fd, nullptr);
   if (irq->software) ::close(irq->fd);
   Grave grave{irq, {}};
   for (auto& w : workers_) grave.loops.push_back(w->loops.load(std::memory_order_acquire));

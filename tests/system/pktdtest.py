@@ -9,6 +9,7 @@ import uuid
 
 BUILD = os.environ.get("PKTD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 PKTD = os.path.join(BUILD, "bin", "pktd")
+PKT = os.path.join(BUILD, "bin", "pkt")
 
 
 def unique(prefix):
@@ -30,13 +31,15 @@ def eventually(pred, timeout=10.0, what="condition"):
 class Daemon:
     """One pktd in the foreground (-f), with its own run directory."""
 
-    def __init__(self, *args, instance=None):
+    def __init__(self, *args, instance=None, netns=None):
         self.instance = instance or unique("t")
         self.rundir = tempfile.mkdtemp(prefix="pktd-run-")
-        self.env = dict(os.environ, PKTD_RUNDIR=self.rundir)
+        os.chmod(self.rundir, 0o755)  # other users may reach the socket (and read status)
+        self.env = dict(os.environ, PKTD_RUNDIR=self.rundir, PKTD_INSTANCE=self.instance)
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([PKTD, "-f", "-i", self.instance, *args], env=self.env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        self.proc = subprocess.Popen([*prefix, PKTD, "-f", "-i", self.instance, *args],
+                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.pid_file = os.path.join(self.rundir, self.instance + ".pid")
         self.final_output = ""
 
@@ -51,6 +54,18 @@ class Daemon:
         self.log.seek(0)
         self.final_output = self.log.read()
         return self.final_output
+
+    def pkt(self, *args, user=None, check=False):
+        """Runs pkt against this instance; user=(uid, gid) runs it as another user."""
+        def drop():
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
+        r = subprocess.run([PKT, *args], env=self.env, capture_output=True, text=True, timeout=30,
+                           preexec_fn=drop if user else None)
+        if check and r.returncode != 0:
+            raise AssertionError(f"pkt {' '.join(args)}: {r.returncode}: {r.stderr}")
+        return r
 
     def threads(self):
         task = f"/proc/{self.proc.pid}/task"
@@ -79,3 +94,18 @@ class Daemon:
             for name in os.listdir(self.rundir):
                 os.unlink(os.path.join(self.rundir, name))
             os.rmdir(self.rundir)
+
+
+class NetNs:
+    """A network namespace made for one test and removed after it."""
+
+    def __init__(self):
+        self.name = unique("ns")
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+
+    def ip(self, *args):
+        return subprocess.run(["ip", "-n", self.name, *args], check=True, capture_output=True,
+                              text=True).stdout
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], check=False)

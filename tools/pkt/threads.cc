@@ -1,0 +1,52 @@
+// pkt threads
+#include <algorithm>
+
+#include "ctl/protocol.h"
+#include "tools/pkt/commands.h"
+
+namespace pktd::pkt {
+
+using nlohmann::json;
+
+namespace {
+
+std::string pad(std::string text, size_t width) {
+  if (text.size() < width) text.resize(width, ' ');
+  return text;
+}
+
+std::string show(const json& result) {
+  return format_threads(result.get<std::vector<ctl::ThreadInfo>>());
+}
+
+}  // namespace
+
+std::string format_threads(const std::vector<ctl::ThreadInfo>& threads) {
+  size_t tid_w = 3, kind_w = 4, name_w = 4;
+  for (const auto& t : threads) {
+    tid_w = std::max(tid_w, std::to_string(t.tid).size());
+    kind_w = std::max(kind_w, t.kind.size());
+    name_w = std::max(name_w, t.name.size());
+  }
+  auto row = [&](const std::string& tid, const std::string& kind, const std::string& name,
+                 const std::string& stack) {
+    std::string line =
+        pad(tid, tid_w) + "  " + pad(kind, kind_w) + "  " + pad(name, name_w) + "  " + stack;
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line + "\n";
+  };
+  std::string out = row("TID", "KIND", "NAME", "STACK");
+  for (const auto& t : threads)
+    out += row(std::to_string(t.tid), t.kind, t.name, t.holds_stack ? "*" : "");
+  return out;
+}
+
+std::optional<Plan> plan_threads(const Args& args, std::string* error) {
+  if (!args.empty()) {
+    *error = "threads: takes no arguments";
+    return std::nullopt;
+  }
+  return Plan{"threads", json::object(), show};
+}
+
+}  // namespace pktd::pkt
