@@ -97,7 +97,9 @@ int serve(const Options& opts, int ready_fd) {
   interfaces.set_mac_seed(static_cast<uint32_t>(std::hash<std::string>{}(opts.instance)));
   net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
   Backend backend(runtime, interfaces, drivers);
-  ctl::Server server(runtime, backend, opts.instance, std::nullopt);
+  std::optional<gid_t> admin_group;
+  if (opts.stack.admin_gid != 0) admin_group = static_cast<gid_t>(opts.stack.admin_gid);
+  ctl::Server server(runtime, backend, opts.instance, admin_group);
   std::string error;
   if (server.start(&error) != 0) {
     PKTD_LOG_ERR("control socket: %s", error.c_str());

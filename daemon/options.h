@@ -30,7 +30,8 @@ struct StackOptions {
   unsigned stack_watchdog_ms = 500;    // 0 = off, else 10..600000
   unsigned quiesce_timeout_ms = 2000;  // 10..600000
   size_t pt_stack_kb = 128;            // pseudo-thread stack size in KiB, 16..8192
-  size_t ifq_maxlen = 256;             // each interface's send queue, packets, 1..65536
+  size_t ifq_maxlen = 256;
+  unsigned admin_gid = 0;              // members may change the configuration; 0: root only             // each interface's send queue, packets, 1..65536
   unsigned poll_us = 50;               // workers poll this long after work before sleeping, 0..100000
 };
 

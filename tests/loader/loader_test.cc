@@ -140,6 +140,14 @@ TEST_F(LoaderTest, BuiltInAndUnknownInterfacesCannotBeDestroyed) {
   EXPECT_EQ(destroy("nope0").code, ENXIO);
 }
 
+TEST_F(LoaderTest, ADriverThatAsksToStayResidentIsNotUnloaded) {
+  auto r = load("resident");
+  ASSERT_EQ(r.error.code, 0) << r.error.message;
+  EXPECT_EQ(destroy(r.value.at(0)).code, 0);
+  EXPECT_TRUE(loaded(kDir + "/devnp-resident.so"));
+  EXPECT_TRUE(log_.contains({"stays resident"}));
+}
+
 TEST_F(LoaderTest, HundredLoadUnloadCyclesLeakNothing) {
   size_t fds = open_fds();
   for (int i = 0; i < 100; ++i) {

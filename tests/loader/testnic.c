@@ -70,7 +70,14 @@ static int tn_attach(const struct pktd_host* h, pktd_driver* drv, const char* op
   return fail ? EINVAL : 0;
 }
 
-static const struct pktd_driver_info info = {PKTD_DRIVER_ABI_VERSION, "testnic", 0, tn_attach, NULL};
+/* Built twice: devnp-resident.so asks to stay loaded after its last interface is gone. */
+#ifdef TESTNIC_RESIDENT
+#define TESTNIC_FLAGS PKTD_DRIVER_STAY_RESIDENT
+#else
+#define TESTNIC_FLAGS 0u
+#endif
+static const struct pktd_driver_info info = {PKTD_DRIVER_ABI_VERSION, "testnic", TESTNIC_FLAGS,
+                                             tn_attach, NULL};
 
 __attribute__((visibility("default"))) const struct pktd_driver_info* pktd_driver_entry(void) {
   return &info;

@@ -102,6 +102,12 @@ class TapInANamespace(unittest.TestCase):
         self.assertIn("tap0", r.stdout)
         self.d.pkt("ifconfig", "tap0", "destroy", check=True)
         eventually(lambda: not mapped(pid, "devnp-tap.so"), what="unmapped again")
+        # BSD's clone form: the device is named after the interface, inside the test's namespace.
+        r = self.d.pkt("ifconfig", "tap5", "create", check=True)
+        self.assertIn("tap5", r.stdout)
+        self.assertIn("tap5", self.ns.ip("link", "show"))
+        self.assertEqual(self.d.pkt("ifconfig", "tap", "create").returncode, 2)
+        self.d.pkt("ifconfig", "tap5", "destroy", check=True)
 
     def test_threads_are_listed_with_the_stack_holder(self):
         out = self.d.pkt("threads", check=True).stdout
@@ -164,6 +170,22 @@ class Mounting(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("permission denied", r.stderr)
         self.assertIn("<UP,", self.d.pkt("ifconfig", "lo0", check=True).stdout)
+
+    def test_the_admin_group_may_change_the_configuration(self):
+        d = Daemon("-t", "1", "-p", "tcpip,admin_gid=4242")
+        self.addCleanup(d.close)
+        d.wait_ready()
+
+        def as_member():
+            os.setgroups([4242])
+            os.setgid(65534)
+            os.setuid(65534)
+        r = subprocess.run([PKT, "ifconfig", "lo0", "down"], env=d.env, capture_output=True,
+                           text=True, preexec_fn=as_member)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("<UP", d.pkt("ifconfig", "lo0", check=True).stdout)
+        r = d.pkt("ifconfig", "lo0", "up", user=NOBODY)  # not a member
+        self.assertEqual(r.returncode, 1)
 
     def test_pkt_without_a_daemon(self):
         self.d.stop()

@@ -167,6 +167,7 @@ std::string usage() {
          "  ifconfig IF up|down            bring it up or down\n"
          "  ifconfig IF mtu N              set its MTU\n"
          "  ifconfig IF destroy            destroy it (the driver unloads with its last one)\n"
+         "  ifconfig IF create             load driver IF's letters with unit=IF's number\n"
          "  nicinfo [IF]                   driver, link and counters\n"
          "  mount [-o opt=val,...] DRIVER  load a driver (a name like tap, or a path)\n"
          "  umount IF|/dev/io-net/IF       the same as ifconfig IF destroy\n"

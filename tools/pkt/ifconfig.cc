@@ -1,4 +1,4 @@
-// pkt ifconfig [IF [up | down | mtu N | destroy]]
+// pkt ifconfig [IF [up | down | mtu N | destroy | create]]
 #include <cinttypes>
 #include <cstdio>
 
@@ -79,19 +79,34 @@ std::string show_one(const json& result) {
 
 std::string nothing(const json&) { return {}; }
 
+// BSD's "ifconfig tap1 create": the driver is the name's letters (devnp-tap.so), the unit its
+// number; pktd loads a new instance of that driver with unit=N.
+std::optional<Plan> plan_create(const std::string& name, std::string* error) {
+  size_t digits = name.find_last_not_of("0123456789") + 1;
+  if (digits == 0 || digits == name.size()) {
+    *error = "ifconfig: create needs a driver name and a unit, like tap1";
+    return std::nullopt;
+  }
+  return Plan{"mount", {{"path", name.substr(0, digits)}, {"options", "unit=" + name.substr(digits)}},
+              [](const json& result) {
+                return format_mounted(result.at("interfaces").get<std::vector<std::string>>());
+              }};
+}
+
 std::optional<Plan> plan_action(const Args& args, std::string* error) {
   const std::string& name = args[0];
   const std::string& action = args[1];
   if ((action == "up" || action == "down") && args.size() == 2)
     return Plan{"set_up", {{"name", name}, {"up", action == "up"}}, nothing};
   if (action == "destroy" && args.size() == 2) return Plan{"destroy", {{"name", name}}, nothing};
+  if (action == "create" && args.size() == 2) return plan_create(name, error);
   if (action == "mtu") {
     auto mtu = args.size() == 3 ? parse_u32(args[2]) : std::nullopt;
     if (mtu) return Plan{"set_mtu", {{"name", name}, {"mtu", *mtu}}, nothing};
     *error = "ifconfig: mtu takes one number";
     return std::nullopt;
   }
-  *error = "ifconfig: expected up, down, mtu N or destroy after " + name;
+  *error = "ifconfig: expected up, down, mtu N, destroy or create after " + name;
   return std::nullopt;
 }
 
