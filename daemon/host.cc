@@ -150,7 +150,7 @@ void m_trim(pktd_mbuf* m, size_t len) {
   if (len < total) buf::adjust(*M(m), -static_cast<long>(total - len));
 }
 
-void log(pktd_log_level level, const char* fmt, ...) {
+__attribute__((format(printf, 2, 3))) void log(pktd_log_level level, const char* fmt, ...) {
   va_list args;
   va_start(args, fmt);
   pktd::log::vwrite(static_cast<pktd::log::Level>(level), fmt, args);
