@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -46,6 +47,7 @@ struct ThreadInfo {
   pid_t tid = 0;
   std::string kind;          // main, worker, tracked, watchdog
   bool holds_stack = false;  // the worker holding the stack context now
+  std::string state;         // as the kernel sees it: running, sleeping, disk wait, stopped
 };
 
 // Who is asking (SO_PEERCRED). Changes need privileged.

@@ -106,7 +106,8 @@ void to_json(json& j, const ThreadInfo& info) {
   j = json{{"name", info.name},
            {"tid", info.tid},
            {"kind", info.kind},
-           {"holds_stack", info.holds_stack}};
+           {"holds_stack", info.holds_stack},
+           {"state", info.state}};
 }
 
 void from_json(const json& j, ThreadInfo& info) {
@@ -115,6 +116,7 @@ void from_json(const json& j, ThreadInfo& info) {
   out.tid = j.value("tid", out.tid);
   out.kind = j.value("kind", out.kind);
   out.holds_stack = j.value("holds_stack", out.holds_stack);
+  out.state = j.value("state", out.state);
   info = std::move(out);
 }
 

@@ -2,10 +2,28 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace pktd::daemon {
 namespace {
 ctl::Error no_such(const std::string& name) { return {ENXIO, name + ": no such interface"}; }
+
+// The kernel's view of a thread (/proc/self/task/TID/stat, the field after the name).
+std::string thread_state(int tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return "?";
+  switch (line[paren + 2]) {
+    case 'R': return "running";
+    case 'S': return "sleeping";
+    case 'D': return "disk wait";
+    case 'T': case 't': return "stopped";
+    case 'Z': return "zombie";
+    default: return std::string(1, line[paren + 2]);
+  }
+}
 }  // namespace
 
 ctl::InterfaceInfo Backend::describe(net::Ifnet& ifp) {
@@ -114,7 +132,7 @@ ctl::Result<std::string> Backend::driver_request(const std::string& name,
 std::vector<ctl::ThreadInfo> Backend::threads() {
   std::vector<ctl::ThreadInfo> out;
   for (const auto& t : rt_.threads())
-    out.push_back({t.name, t.tid, t.kind, t.holds_stack});
+    out.push_back({t.name, t.tid, t.kind, t.holds_stack, thread_state(t.tid)});
   return out;
 }
 

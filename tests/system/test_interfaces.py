@@ -114,6 +114,8 @@ class TapInANamespace(unittest.TestCase):
         for name in ("pktd-main", "pktd-worker0", "pktd-worker1", "pktd-watchdog"):
             self.assertIn(name, out)
         self.assertIn("*", out)
+        self.assertIn("STATE", out)
+        self.assertRegex(out, r"pktd-worker\d")
         rows = json.loads(self.d.pkt("--json", "threads", check=True).stdout)
         self.assertEqual(sum(1 for t in rows if t["holds_stack"]), 1)
         # Every thread pktd made is listed (a sanitizer may add threads of its own).

@@ -138,9 +138,9 @@ class FakeBackend : public Backend {
     return r;
   }
   std::vector<ThreadInfo> threads() override {
-    return {{"pktd-main", 100, "main", false},
-            {"pktd-worker0", 101, "worker", true},
-            {"pktd-worker1", 102, "worker", false}};
+    return {{"pktd-main", 100, "main", false, "sleeping"},
+            {"pktd-worker0", 101, "worker", true, "running"},
+            {"pktd-worker1", 102, "worker", false, "sleeping"}};
   }
 
   bool has(const std::string& name) {
@@ -377,9 +377,10 @@ TEST(CtlProtocol, InterfaceInfoRoundTrips) {
   EXPECT_EQ(back.driver_path, tap.driver_path);
   EXPECT_EQ(back.send_queue_max, tap.send_queue_max);
   EXPECT_EQ(back.counters, tap.counters);
-  ThreadInfo t = json(ThreadInfo{"w", 5, "worker", true}).get<ThreadInfo>();
+  ThreadInfo t = json(ThreadInfo{"w", 5, "worker", true, "running"}).get<ThreadInfo>();
   EXPECT_EQ(t.tid, 5);
   EXPECT_TRUE(t.holds_stack);
+  EXPECT_EQ(t.state, "running");
   EXPECT_THROW(json::object().get<InterfaceInfo>(), json::exception);  // no name
 }
 
@@ -795,12 +796,12 @@ TEST(PktFormat, NicinfoShowsEverything) {
 }
 
 TEST(PktFormat, ThreadsTableMarksTheStackHolder) {
-  std::vector<ctl::ThreadInfo> threads = {{"pktd-main", 100, "main", false},
-                                          {"pktd-worker0", 101, "worker", true}};
+  std::vector<ctl::ThreadInfo> threads = {{"pktd-main", 100, "main", false, "sleeping"},
+                                          {"pktd-worker0", 101, "worker", true, "running"}};
   EXPECT_EQ(format_threads(threads),
-            "TID  KIND    NAME          STACK\n"
-            "100  main    pktd-main\n"
-            "101  worker  pktd-worker0  *\n");
+            "TID  KIND    STATE     NAME          STACK\n"
+            "100  main    sleeping  pktd-main\n"
+            "101  worker  running   pktd-worker0  *\n");
 }
 
 // Runs pkt as main() would, with a given environment.

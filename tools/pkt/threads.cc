@@ -22,22 +22,23 @@ std::string show(const json& result) {
 }  // namespace
 
 std::string format_threads(const std::vector<ctl::ThreadInfo>& threads) {
-  size_t tid_w = 3, kind_w = 4, name_w = 4;
+  size_t tid_w = 3, kind_w = 4, state_w = 5, name_w = 4;
   for (const auto& t : threads) {
     tid_w = std::max(tid_w, std::to_string(t.tid).size());
     kind_w = std::max(kind_w, t.kind.size());
+    state_w = std::max(state_w, t.state.size());
     name_w = std::max(name_w, t.name.size());
   }
-  auto row = [&](const std::string& tid, const std::string& kind, const std::string& name,
-                 const std::string& stack) {
-    std::string line =
-        pad(tid, tid_w) + "  " + pad(kind, kind_w) + "  " + pad(name, name_w) + "  " + stack;
+  auto row = [&](const std::string& tid, const std::string& kind, const std::string& state,
+                 const std::string& name, const std::string& stack) {
+    std::string line = pad(tid, tid_w) + "  " + pad(kind, kind_w) + "  " + pad(state, state_w) +
+                       "  " + pad(name, name_w) + "  " + stack;
     while (!line.empty() && line.back() == ' ') line.pop_back();
     return line + "\n";
   };
-  std::string out = row("TID", "KIND", "NAME", "STACK");
+  std::string out = row("TID", "KIND", "STATE", "NAME", "STACK");
   for (const auto& t : threads)
-    out += row(std::to_string(t.tid), t.kind, t.name, t.holds_stack ? "*" : "");
+    out += row(std::to_string(t.tid), t.kind, t.state, t.name, t.holds_stack ? "*" : "");
   return out;
 }
 
