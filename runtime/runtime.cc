@@ -147,8 +147,8 @@ bool Runtime::on_pseudo_thread() const {
 // --- workers ---
 
 void Runtime::worker_loop(Worker& w) {
+  w.tid.store(static_cast<int>(gettid()));  // before the name: named threads are listed
   register_current_thread(ThreadKind::worker, "pktd-worker" + std::to_string(w.index));
-  w.tid.store(static_cast<int>(gettid()));
   t_worker = &w;
   constexpr int kBatch = 64;
   epoll_event events[kBatch];

@@ -27,8 +27,8 @@ timespec realtime_after(std::chrono::milliseconds d) {
 
 void* TrackedThread::trampoline(void* arg) {
   auto* self = static_cast<TrackedThread*>(arg);
+  self->tid_.store(gettid());  // before the name: named threads are listed
   register_current_thread(ThreadKind::tracked, self->name_);
-  self->tid_.store(gettid());
   t_self = self;
   // Runs on a normal return and on quiesce_block(1)'s pthread_exit, which unwinds the stack.
   struct ExitNotice {

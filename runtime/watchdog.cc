@@ -36,8 +36,8 @@ std::string describe_code_address(const void* addr) {
 Watchdog::Watchdog(Runtime& rt) : rt_(rt), threshold_(rt.config().stack_watchdog) {
   if (threshold_.count() <= 0) return;
   thread_ = std::thread([this] {
+    tid_.store(static_cast<int>(gettid()));  // before the name: named threads are listed
     register_current_thread(ThreadKind::watchdog, "pktd-watchdog");
-    tid_.store(static_cast<int>(gettid()));
     loop();
   });
 }
