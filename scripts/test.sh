@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then builds and runs every test in the normal
 # build (warnings as errors), under AddressSanitizer+UndefinedBehaviorSanitizer and under
-# ThreadSanitizer, and checks that clang 14 builds the tree.
+# ThreadSanitizer, checks that clang 14 builds the tree and runs the libFuzzer targets briefly.
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the normal build only
 set -euo pipefail
@@ -30,7 +30,10 @@ if [ $quick -eq 0 ]; then
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
   run_suite asan build-asan
   run_suite tsan build-tsan
-  echo "=== clang: build"
+  echo "=== clang: build, and the fuzzers for a bounded time"
   scripts/build.sh clang
+  if ! ctest --test-dir build-clang -L fuzz --output-on-failure; then
+    status=1
+  fi
 fi
 exit $status
