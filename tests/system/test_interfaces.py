@@ -149,8 +149,9 @@ class Mounting(unittest.TestCase):
             out = self.d.pkt("mount", TESTNIC, check=True).stdout
             self.assertIn("tn0", out)
             self.d.pkt("umount", "tn0", check=True)
-        # The last connection is closed by pktd shortly after pkt exits: wait for it.
-        eventually(lambda: fds(pid) == before[0], what=f"fds back to {before[0]}")
+        # pktd closes a connection shortly after pkt exits, so either count may include the last
+        # one; a leak would show as 100 more.
+        eventually(lambda: fds(pid) <= before[0], what=f"fds back to at most {before[0]}")
         self.assertEqual(threads(pid), before[1], "threads")
         if not os.environ.get("PKTD_SANITIZE"):  # sanitizers keep freed memory in quarantine
             self.assertLess(rss_kib(pid) - before[2], 1024, "RSS grew by more than 1 MiB")
