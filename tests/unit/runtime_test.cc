@@ -529,16 +529,27 @@ struct Obedient {
   }
 };
 
+// Starts a tracked thread running ob's body (from the stack context, as the rules require).
+TrackedThread* start_obedient(Runtime& rt, Obedient& ob, const std::string& name) {
+  TrackedThread* t = nullptr;
+  int err = -1;
+  in_stack(rt, [&] { err = rt.create_thread(&t, name, [&ob] { ob.body(); }, &Obedient::quiesce, &ob); });
+  EXPECT_EQ(err, 0);
+  return t;
+}
+
+int reap(Runtime& rt, TrackedThread* t) {
+  int r = -1;
+  in_stack(rt, [&] { r = rt.reap_thread(t); });
+  return r;
+}
+
 TEST(Runtime, TrackedThreadIsNamedQuiescedAndReaped) {
   Runtime rt(small_config());
   rt.start();
   Obedient ob{&rt};
-  TrackedThread* t = nullptr;
-  int err = -1;
-  in_stack(rt, [&] {
-    err = rt.create_thread(&t, "sam workthread", [&] { ob.body(); }, &Obedient::quiesce, &ob);
-  });
-  ASSERT_EQ(err, 0);
+  TrackedThread* t = start_obedient(rt, ob, "sam workthread");
+  ASSERT_NE(t, nullptr);
   ASSERT_TRUE(eventually([&] {
     auto names = thread_names();
     return std::find(names.begin(), names.end(), "sam workthread") != names.end();
@@ -557,9 +568,7 @@ TEST(Runtime, TrackedThreadIsNamedQuiescedAndReaped) {
   EXPECT_TRUE(blocked_inside);
   EXPECT_EQ(u, 0);
   ASSERT_TRUE(eventually([&] { return ob.loops.load() > frozen; }));
-  int r = -1;
-  in_stack(rt, [&] { r = rt.reap_thread(t); });
-  EXPECT_EQ(r, 0);
+  EXPECT_EQ(reap(rt, t), 0);
   auto names = thread_names();
   EXPECT_EQ(std::find(names.begin(), names.end(), "sam workthread"), names.end());
   rt.stop();
@@ -586,9 +595,7 @@ TEST(Runtime, QuiesceWatchdogNamesATrackedThreadThatIgnoresIt) {
   // Nothing is left quiesced: the stack goes on.
   in_stack(rt, [] {});
   stop = true;
-  int r = -1;
-  in_stack(rt, [&] { r = rt.reap_thread(t); });
-  EXPECT_EQ(r, 0);
+  EXPECT_EQ(reap(rt, t), 0);
   rt.stop();
 }
 
@@ -597,10 +604,7 @@ TEST(Runtime, ACallbackThatReturnsQuiescedIsUnquiescedAndNamed) {
   rt.start();
   log::Capture capture;
   Obedient ob{&rt};
-  TrackedThread* t = nullptr;
-  in_stack(rt, [&] {
-    ASSERT_EQ(rt.create_thread(&t, "sam workthread", [&] { ob.body(); }, &Obedient::quiesce, &ob), 0);
-  });
+  TrackedThread* t = start_obedient(rt, ob, "sam workthread");
   int q = -1;
   in_stack(rt, [&] { q = rt.quiesce_all(); });  // forgets unquiesce_all
   EXPECT_EQ(q, 0);
@@ -610,9 +614,7 @@ TEST(Runtime, ACallbackThatReturnsQuiescedIsUnquiescedAndNamed) {
   long before = ob.loops.load();
   ASSERT_TRUE(eventually([&] { return ob.loops.load() > before; }));
   for (int i = 0; i < 20; ++i) in_stack(rt, [] {});
-  int r = -1;
-  in_stack(rt, [&] { r = rt.reap_thread(t); });
-  EXPECT_EQ(r, 0);
+  EXPECT_EQ(reap(rt, t), 0);
   rt.stop();
 }
 
@@ -646,9 +648,7 @@ TEST(Runtime, TrackedThreadRulesAreEnforced) {
   ASSERT_TRUE(eventually([&] { return self_reap.load() != -1; }));
   EXPECT_EQ(self_reap.load(), EPERM);
   EXPECT_TRUE(capture.contains({"reap_thread refused", "self reaper"}));
-  int r = -1;
-  in_stack(rt, [&] { r = rt.reap_thread(t); });
-  EXPECT_EQ(r, 0);
+  EXPECT_EQ(reap(rt, t), 0);
   rt.stop();
 }
 
