@@ -226,26 +226,6 @@ void Ifnet::input(buf::MbufPtr m) {
 
 // --- formatting ---
 
-std::string format_flags(uint32_t flags) {
-  static const std::pair<uint32_t, const char*> names[] = {
-      {PKTD_IFF_UP, "UP"},           {PKTD_IFF_BROADCAST, "BROADCAST"},
-      {PKTD_IFF_LOOPBACK, "LOOPBACK"}, {PKTD_IFF_POINTOPOINT, "POINTOPOINT"},
-      {PKTD_IFF_RUNNING, "RUNNING"}, {PKTD_IFF_PROMISC, "PROMISC"},
-      {PKTD_IFF_ALLMULTI, "ALLMULTI"}, {PKTD_IFF_OACTIVE, "OACTIVE"},
-      {PKTD_IFF_SIMPLEX, "SIMPLEX"}, {PKTD_IFF_MULTICAST, "MULTICAST"}};
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "%x", flags);
-  std::string out = std::string("flags=") + hex + "<";
-  bool first = true;
-  for (const auto& [bit, label] : names) {
-    if ((flags & bit) == 0) continue;
-    if (!first) out += ",";
-    out += label;
-    first = false;
-  }
-  return out + ">";
-}
-
 std::string format_mac(const Mac& mac) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],

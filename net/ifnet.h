@@ -154,8 +154,6 @@ class Ifnet {
   LinkHandler link_handler_;
 };
 
-// "flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>" as BSD's ifconfig prints it.
-std::string format_flags(uint32_t flags);
 std::string format_mac(const Mac& mac);
 
 }  // namespace pktd::net

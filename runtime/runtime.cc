@@ -173,15 +173,14 @@ void Runtime::worker_loop(Worker& w) {
     if (n == 0) continue;
     if (config_.poll.count() > 0) poll_until = std::chrono::steady_clock::now() + config_.poll;
     if (!gate_enter()) continue;
-    for (int i = 0; i < n; ++i) dispatch(w, events[i].data.ptr);
+    for (int i = 0; i < n; ++i) dispatch(events[i].data.ptr);
     gate_leave();
     run_stack_if_pending(w);
   }
   t_worker = nullptr;
 }
 
-void Runtime::dispatch(Worker& w, void* tag) {
-  (void)w;
+void Runtime::dispatch(void* tag) {
   if (tag == &stop_fd_) return;  // the loop condition sees running_ == false
   if (tag == &stack_event_fd_) {
     drain_fd(stack_event_fd_);

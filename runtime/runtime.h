@@ -215,7 +215,7 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   bool serve_main_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
 
   void worker_loop(Worker& w);
-  void dispatch(Worker& w, void* tag);
+  void dispatch(void* tag);
   void run_source(Interrupt* irq, bool fired);
   void rearm(Interrupt* irq);
   void run_stack_if_pending(Worker& w);
@@ -270,7 +270,6 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   // The worker gate: workers hold it shared while running process callbacks; quiesce_all
   // takes it exclusively (writer-preferring, so a busy source cannot starve it).
   pthread_rwlock_t gate_;
-  std::atomic<int> gate_holder_{-1};  // worker that quiesced the others
 
   // blockops waiting for the main thread.
   std::mutex main_mutex_;
@@ -285,7 +284,6 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   bool quiesce_held_ = false;  // stack context only: this stack holds the worker gate
 
   std::unique_ptr<Watchdog> watchdog_;
-  mutable std::mutex stats_mutex_;
   std::atomic<uint64_t> stack_acquisitions_{0}, stack_migrations_{0}, interrupts_processed_{0};
 };
 

@@ -696,16 +696,29 @@ TEST(Runtime, UntrackedThreadCannotAllocateBuffers) {
   rt.stop();
 }
 
+// A pool limited to 64 mbufs, every one of them held by the test until it ends.
+struct ExhaustedPool {
+  buf::Pool& pool = buf::Pool::instance();
+  std::vector<buf::Mbuf*> held;
+  ExhaustedPool() {
+    buf::PoolConfig small;
+    small.max_mbufs = 64;
+    EXPECT_TRUE(pool.configure(small));
+    while (buf::Mbuf* m = pool.get(buf::Wait::nowait, true)) held.push_back(m);
+    EXPECT_EQ(held.size(), 64u);
+  }
+  ~ExhaustedPool() {
+    for (auto* m : held) pool.free_one(m);
+    EXPECT_TRUE(pool.configure(buf::PoolConfig{}));
+  }
+};
+
 TEST(Runtime, WaitokSleepsThePseudoThreadUntilABufferIsFreed) {
-  auto& pool = buf::Pool::instance();
-  buf::PoolConfig small;
-  small.max_mbufs = 64;
-  ASSERT_TRUE(pool.configure(small));
+  ExhaustedPool exhausted;
+  auto& pool = exhausted.pool;
+  auto& held = exhausted.held;
   Runtime rt(small_config());
   rt.start();
-  std::vector<buf::Mbuf*> held;
-  while (buf::Mbuf* m = pool.get(buf::Wait::nowait, true)) held.push_back(m);
-  ASSERT_EQ(held.size(), 64u);
   std::atomic<buf::Mbuf*> got{nullptr};
   std::atomic<bool> started{false};
   rt.spawn([&] {
@@ -718,21 +731,14 @@ TEST(Runtime, WaitokSleepsThePseudoThreadUntilABufferIsFreed) {
   held.pop_back();
   ASSERT_TRUE(eventually([&] { return got.load() != nullptr; }));
   pool.free_chain(got.load());
-  for (auto* m : held) pool.free_one(m);
-  rt.stop();
-  EXPECT_TRUE(pool.check_no_leaks());
-  ASSERT_TRUE(pool.configure(buf::PoolConfig{}));
+  rt.stop();  // then ExhaustedPool frees what it held; the leak check after each test follows
 }
 
 TEST(Runtime, WaitokGivesUpWhenTheStackShutsDown) {
-  auto& pool = buf::Pool::instance();
-  buf::PoolConfig small;
-  small.max_mbufs = 64;
-  ASSERT_TRUE(pool.configure(small));
+  ExhaustedPool exhausted;
+  auto& pool = exhausted.pool;
   Runtime rt(small_config());
   rt.start();
-  std::vector<buf::Mbuf*> held;
-  while (buf::Mbuf* m = pool.get(buf::Wait::nowait, true)) held.push_back(m);
   std::atomic<bool> returned{false};
   std::atomic<buf::Mbuf*> got{reinterpret_cast<buf::Mbuf*>(1)};
   auto interrupted = pool.stats().fail_waitok_interrupted;
@@ -745,8 +751,6 @@ TEST(Runtime, WaitokGivesUpWhenTheStackShutsDown) {
   EXPECT_TRUE(returned.load());
   EXPECT_EQ(got.load(), nullptr);
   EXPECT_EQ(pool.stats().fail_waitok_interrupted, interrupted + 1);
-  for (auto* m : held) pool.free_one(m);
-  ASSERT_TRUE(pool.configure(buf::PoolConfig{}));
 }
 
 // --- the stack-context watchdog ---
