@@ -701,6 +701,9 @@ struct ExhaustedPool {
   buf::Pool& pool = buf::Pool::instance();
   std::vector<buf::Mbuf*> held;
   ExhaustedPool() {
+    // Made before the runtime starts, so register this thread as the main one it will be: an
+    // untracked thread may not allocate.
+    register_current_thread(ThreadKind::main, "pktd-main");
     buf::PoolConfig small;
     small.max_mbufs = 64;
     EXPECT_TRUE(pool.configure(small));
