@@ -81,7 +81,8 @@ void to_json(json& j, const InterfaceInfo& info) {
            {"driver_options", info.driver_options},
            {"send_queue_length", info.send_queue_length},
            {"send_queue_max", info.send_queue_max},
-           {"counters", info.counters}};
+           {"counters", info.counters},
+           {"inet", info.inet}};
 }
 
 void from_json(const json& j, InterfaceInfo& info) {
@@ -99,6 +100,7 @@ void from_json(const json& j, InterfaceInfo& info) {
   out.send_queue_length = j.value("send_queue_length", out.send_queue_length);
   out.send_queue_max = j.value("send_queue_max", out.send_queue_max);
   out.counters = j.value("counters", out.counters);
+  out.inet = j.value("inet", out.inet);
   info = std::move(out);
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -20,6 +21,15 @@ namespace pktd::ctl {
 inline constexpr int kProtocolVersion = 1;
 // Larger requests are refused (EMSGSIZE). Replies may be larger: the client sizes its buffer.
 inline constexpr size_t kMaxRequest = 64 * 1024;
+
+// Bounds of the ops' arguments: the server refuses others (EINVAL), pkt checks them first.
+inline constexpr uint32_t kMaxTimeoutMs = 60000;   // ping, udp_receive
+inline constexpr uint32_t kMaxReceiveCount = 10000;  // udp_receive
+inline constexpr uint32_t kMaxFramesPerRead = 10000;  // capture_read
+inline constexpr uint32_t kMaxCaptureWaitMs = 10000;  // capture_read
+inline constexpr uint32_t kMaxPingSize = 65507;    // ICMP data octets: 65535 - 20 - 8
+inline constexpr uint32_t kMaxUdpPayload = 65507;  // 65535 - 20 - 8
+inline constexpr uint32_t kMaxSnaplen = 262144;    // tcpdump's default and maximum
 
 // Message text. Strings that are not valid UTF-8 (a driver's odd reply) are replaced, not
 // thrown: a reply must always be sendable.
@@ -47,5 +57,25 @@ void to_json(nlohmann::json& j, const InterfaceInfo& info);
 void from_json(const nlohmann::json& j, InterfaceInfo& info);
 void to_json(nlohmann::json& j, const ThreadInfo& info);
 void from_json(const nlohmann::json& j, ThreadInfo& info);
+
+// IPv4 (protocol_inet.cc). Octets (UdpDatagramInfo::data, CapturedFrame::data) travel
+// base64-encoded; from_json throws nlohmann::json::exception for bad base64 too.
+void to_json(nlohmann::json& j, const InterfaceInfo::Inet& inet);
+void from_json(const nlohmann::json& j, InterfaceInfo::Inet& inet);
+void to_json(nlohmann::json& j, const RouteInfo& route);
+void from_json(const nlohmann::json& j, RouteInfo& route);
+void to_json(nlohmann::json& j, const ArpInfo& entry);
+void from_json(const nlohmann::json& j, ArpInfo& entry);
+void to_json(nlohmann::json& j, const PingRequest& request);  // the ping op's args
+void to_json(nlohmann::json& j, const PingResult& result);
+void from_json(const nlohmann::json& j, PingResult& result);
+void to_json(nlohmann::json& j, const SocketInfo& socket);
+void from_json(const nlohmann::json& j, SocketInfo& socket);
+void to_json(nlohmann::json& j, const UdpDatagramInfo& datagram);
+void from_json(const nlohmann::json& j, UdpDatagramInfo& datagram);
+void to_json(nlohmann::json& j, const CapturedFrame& frame);
+void from_json(const nlohmann::json& j, CapturedFrame& frame);
+void to_json(nlohmann::json& j, const CaptureRead& read);
+void from_json(const nlohmann::json& j, CaptureRead& read);
 
 }  // namespace pktd::ctl

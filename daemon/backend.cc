@@ -67,7 +67,10 @@ ctl::InterfaceInfo Backend::describe(net::Ifnet& ifp) {
 
 std::vector<ctl::InterfaceInfo> Backend::interfaces() {
   std::vector<ctl::InterfaceInfo> out;
-  for (net::Ifnet* ifp : ifs_.list()) out.push_back(describe(*ifp));
+  for (net::Ifnet* ifp : ifs_.list()) {
+    out.push_back(describe(*ifp));
+    describe_inet(out.back());
+  }
   return out;
 }
 
@@ -78,6 +81,7 @@ ctl::Result<ctl::InterfaceInfo> Backend::interface(const std::string& name) {
     r.error = no_such(name);
   } else {
     r.value = describe(*ifp);
+    describe_inet(r.value);
   }
   return r;
 }

@@ -19,6 +19,8 @@
 #include "daemon/drivers.h"
 #include "daemon/instance.h"
 #include "daemon/options.h"
+#include "daemon/stack_env.h"
+#include "inet/stack.h"
 #include "runtime/runtime.h"
 
 namespace pktd::daemon {
@@ -35,6 +37,14 @@ rt::RuntimeConfig runtime_config(const Options& o) {
   c.stack_watchdog = std::chrono::milliseconds(o.stack.stack_watchdog_ms);
   c.quiesce_timeout = std::chrono::milliseconds(o.stack.quiesce_timeout_ms);
   c.poll = std::chrono::microseconds(o.stack.poll_us);
+  return c;
+}
+
+inet::StackConfig stack_config(const StackOptions& o) {
+  inet::StackConfig c;
+  c.arp.reachable_time = std::chrono::seconds(o.arp_max_age);
+  c.reassembly.timeout = std::chrono::seconds(o.ipfrag_time);
+  c.reassembly.max_bytes = o.ipfrag_max_bytes;
   return c;
 }
 
@@ -97,6 +107,10 @@ int serve(const Options& opts, int ready_fd) {
   interfaces.set_mac_seed(static_cast<uint32_t>(std::hash<std::string>{}(opts.instance)));
   net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
   Backend backend(runtime, interfaces, drivers);
+  RuntimeEnv stack_env(runtime);
+  // Made and stopped in the stack context (it arms callouts); destroyed after the runtime stops,
+  // so a request still sleeping on a pseudo-thread never holds a dangling stack.
+  std::optional<inet::Stack> stack;
   std::optional<gid_t> admin_group;
   if (opts.stack.admin_gid != 0) admin_group = static_cast<gid_t>(opts.stack.admin_gid);
   ctl::Server server(runtime, backend, opts.instance, admin_group);
@@ -110,6 +124,8 @@ int serve(const Options& opts, int ready_fd) {
   // Start-up runs on a pseudo-thread (drivers attach in the stack context; dlopen is a blockop
   // that this thread serves in run_main). A driver that fails is logged; pktd stays up.
   runtime.spawn([&] {
+    stack.emplace(stack_env, interfaces, stack_config(opts.stack));
+    backend.set_stack(&*stack);
     net::attach_loopback(interfaces);
     for (const DriverSpec& d : opts.drivers) drivers.load(d.name_or_path, d.options);
     PKTD_LOG_INFO("instance %s ready: pid %d, %u workers, pseudo-threads %u..%u, mclbytes %zu",
@@ -124,10 +140,13 @@ int serve(const Options& opts, int ready_fd) {
   runtime.spawn([&] {
     server.stop();  // no new requests (a mount) while the drivers go; in the stack context it does not wait
     drivers.unload_all();
+    if (stack) stack->shutdown();
     runtime.request_stop();
   }, "shutdown");
   runtime.run_main();
   runtime.stop();
+  backend.set_stack(nullptr);
+  stack.reset();
   std::string leaks;
   if (!buf::Pool::instance().check_no_leaks(&leaks))
     PKTD_LOG_WARN("buffers still in use at exit: %s", leaks.c_str());

@@ -114,6 +114,15 @@ constexpr std::array kStackFields{
     StackField{"poll_us", "worker busy-poll after work, us", 0, 100000, Rule::range, false,
                [](const StackOptions& s) -> uint64_t { return s.poll_us; },
                [](StackOptions& s, uint64_t v) { s.poll_us = static_cast<unsigned>(v); }},
+    StackField{"arp_max_age", "seconds an ARP entry stays valid", 1, 86400, Rule::range, false,
+               [](const StackOptions& s) -> uint64_t { return s.arp_max_age; },
+               [](StackOptions& s, uint64_t v) { s.arp_max_age = static_cast<unsigned>(v); }},
+    StackField{"ipfrag_time", "seconds to reassemble a datagram", 1, 600, Rule::range, false,
+               [](const StackOptions& s) -> uint64_t { return s.ipfrag_time; },
+               [](StackOptions& s, uint64_t v) { s.ipfrag_time = static_cast<unsigned>(v); }},
+    StackField{"ipfrag_max_bytes", "octets held for reassembly", 65536, 1u << 30, Rule::range, false,
+               [](const StackOptions& s) -> uint64_t { return s.ipfrag_max_bytes; },
+               [](StackOptions& s, uint64_t v) { s.ipfrag_max_bytes = static_cast<size_t>(v); }},
 };
 
 const StackField* find_stack_field(std::string_view name) {

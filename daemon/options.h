@@ -30,9 +30,12 @@ struct StackOptions {
   unsigned stack_watchdog_ms = 500;    // 0 = off, else 10..600000
   unsigned quiesce_timeout_ms = 2000;  // 10..600000
   size_t pt_stack_kb = 128;            // pseudo-thread stack size in KiB, 16..8192
-  size_t ifq_maxlen = 256;
-  unsigned admin_gid = 0;              // members may change the configuration; 0: root only             // each interface's send queue, packets, 1..65536
+  size_t ifq_maxlen = 256;             // each interface's send queue, packets, 1..65536
+  unsigned admin_gid = 0;              // members may change the configuration; 0: root only
   unsigned poll_us = 50;               // workers poll this long after work before sleeping, 0..100000
+  unsigned arp_max_age = 1200;         // seconds an ARP entry stays valid (BSD max_age), 1..86400
+  unsigned ipfrag_time = 30;           // seconds a datagram may take to reassemble (Linux), 1..600
+  size_t ipfrag_max_bytes = 4u << 20;  // octets held for reassembly, all datagrams, 65536..1 GiB
 };
 
 struct Options {

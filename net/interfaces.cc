@@ -50,22 +50,26 @@ Ifnet* Interfaces::attach(const std::string& prefix, int unit, Ifnet::Config con
                  prefix.c_str());
     return nullptr;
   }
-  std::lock_guard lock(mutex_);
-  if (unit < 0) unit = first_free_unit(prefix);
-  config.name = prefix + std::to_string(unit);
-  if (std::any_of(ifs_.begin(), ifs_.end(),
-                  [&](const auto& p) { return p->name() == config.name; })) {
-    PKTD_LOG_ERR("interface %s already exists", config.name.c_str());
-    return nullptr;
+  Ifnet* ifp = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (unit < 0) unit = first_free_unit(prefix);
+    config.name = prefix + std::to_string(unit);
+    if (std::any_of(ifs_.begin(), ifs_.end(),
+                    [&](const auto& p) { return p->name() == config.name; })) {
+      PKTD_LOG_ERR("interface %s already exists", config.name.c_str());
+      return nullptr;
+    }
+    uint32_t index = next_index_++;
+    if (config.mac == Mac{}) config.mac = make_mac(index);
+    if (config.mtu == 0) config.mtu = 1500;
+    config.send_queue_len = send_queue_len_;
+    ifs_.push_back(std::make_unique<Ifnet>(index, std::move(config)));
+    ifp = ifs_.back().get();
   }
-  uint32_t index = next_index_++;
-  if (config.mac == Mac{}) config.mac = make_mac(index);
-  if (config.mtu == 0) config.mtu = 1500;
-  config.send_queue_len = send_queue_len_;
-  ifs_.push_back(std::make_unique<Ifnet>(index, std::move(config)));
-  Ifnet* ifp = ifs_.back().get();
-  PKTD_LOG_INFO("%s: attached (index %u, address %s, mtu %u)", ifp->name().c_str(), index,
+  PKTD_LOG_INFO("%s: attached (index %u, address %s, mtu %u)", ifp->name().c_str(), ifp->index(),
                 format_mac(ifp->mac()).c_str(), ifp->mtu());
+  if (observer_ != nullptr) observer_->attached(*ifp);
   return ifp;
 }
 
@@ -78,6 +82,7 @@ void Interfaces::destroy(Ifnet* ifp) {
     owned = std::move(*it);
     ifs_.erase(it);
   }
+  if (observer_ != nullptr) observer_->destroying(*ifp);
   ifp->set_up(false);
   const pktd_if_ops* ops = ifp->ops();
   if (ops != nullptr && ops->stop != nullptr) ops->stop(ifp->handle(), ifp->softc(), 1);

@@ -31,6 +31,17 @@ class Interfaces {
 
   // The send queue length of interfaces attached from now on (-p tcpip,ifq_maxlen=N).
   void set_send_queue_len(size_t n) { send_queue_len_ = n; }
+  // Told of every interface attached (after it is listed) and destroyed (before its driver
+  // stops): the protocol stack hooks in here. Stack context, outside this object's lock.
+  struct Observer {
+    virtual void attached(Ifnet& ifp) = 0;
+    virtual void destroying(Ifnet& ifp) = 0;
+
+   protected:
+    virtual ~Observer() = default;
+  };
+  void set_observer(Observer* observer) { observer_ = observer; }
+
   // Distinguishes the MACs pktd makes in several instances on one host.
   void set_mac_seed(uint32_t seed) { mac_seed_ = seed; }
 
@@ -43,6 +54,7 @@ class Interfaces {
   uint32_t next_index_ = 1;
   uint32_t mac_seed_ = 0;
   size_t send_queue_len_ = 256;
+  Observer* observer_ = nullptr;
 };
 
 // lo0: the software loopback, present from start-up; what it sends it receives.

@@ -7,6 +7,7 @@ PACKAGES=(
   cmake ninja-build g++ clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev nlohmann-json3-dev
   iproute2 procps python3 pkgconf
+  iputils-ping socat tshark tcpdump python3-scapy netcat-openbsd
 )
 
 missing=()

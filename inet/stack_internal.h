@@ -1,0 +1,76 @@
+// The stack's internal paths, shared by its source files (ether.cc, arp.cc, ipv4.cc, icmp.cc,
+// udp.cc). Everything here runs in the stack context.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "inet/stack.h"
+#include "wire/arp.h"
+#include "wire/ethernet.h"
+#include "wire/icmpv4.h"
+#include "wire/ipv4.h"
+
+namespace pktd::inet {
+
+// ICMP types and codes used here (RFC 792, RFC 1191).
+inline constexpr uint8_t kIcmpEchoReply = 0;
+inline constexpr uint8_t kIcmpDestUnreachable = 3;
+inline constexpr uint8_t kIcmpEchoRequest = 8;
+inline constexpr uint8_t kIcmpTimeExceeded = 11;
+inline constexpr uint8_t kIcmpParameterProblem = 12;
+inline constexpr uint8_t kUnreachProtocol = 2;
+inline constexpr uint8_t kUnreachPort = 3;
+inline constexpr uint8_t kUnreachHost = 1;
+inline constexpr uint8_t kUnreachNeedFrag = 4;
+inline constexpr uint8_t kTimeExceededReassembly = 1;
+
+// The bytes of a packet as one span: in place when the first mbuf holds them all (the common
+// case), else copied into scratch.
+std::span<const std::byte> contiguous(const buf::Mbuf& m, std::vector<std::byte>& scratch);
+
+constexpr bool is_multicast(Ipv4Address a) { return (a.value >> 28) == 0xE; }       // 224/4
+constexpr bool is_limited_broadcast(Ipv4Address a) { return a.value == 0xFFFFFFFFu; }
+constexpr bool is_loopback_net(Ipv4Address a) { return (a.value >> 24) == 127; }    // RFC 1122 3.2.1.3 (g)
+constexpr bool is_reserved_class_e(Ipv4Address a) { return (a.value >> 28) == 0xF && !is_limited_broadcast(a); }
+
+struct Stack::Private {
+  // stack.cc
+  static net::Ifnet* interface(Stack& s, uint32_t ifindex);
+  static void arm_slow_timer(Stack& s);
+  static void tap(Stack& s, net::Ifnet& ifp, const buf::Mbuf& m, bool outgoing);
+  static const IfAddress* address_for(Stack& s, uint32_t ifindex, Ipv4Address peer);
+  static bool is_broadcast_for(Stack& s, uint32_t ifindex, Ipv4Address a);
+  // ether.cc
+  static void frame_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m);
+  static int ether_output(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, const MacAddress& dst,
+                          uint16_t ethertype);
+  static int interface_output(Stack& s, net::Ifnet& ifp, buf::MbufPtr frame);
+  // arp.cc
+  static void arp_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m);
+  static int arp_resolve_and_send(Stack& s, net::Ifnet& ifp, Ipv4Address next_hop, buf::MbufPtr m);
+  static void arp_request(Stack& s, net::Ifnet& ifp, Ipv4Address target, Ipv4Address sender);
+  static void arp_timer(Stack& s, time::TimePoint now);
+  static void arp_reply(Stack& s, net::Ifnet& ifp, const wire::ArpView& request);
+  static void arp_resolved(Stack& s, net::Ifnet& ifp, ArpEntry& e, MacAddress mac, time::TimePoint now);
+  static void arp_fail(Stack& s, ArpEntry& e);
+  // ipv4.cc
+  static void ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool link_broadcast);
+  static int ip_send_packet(Stack& s, buf::MbufPtr packet, const Route& route,
+                            Ipv4Address destination);
+  static int link_output(Stack& s, net::Ifnet& ifp, buf::MbufPtr packet, Ipv4Address next_hop);
+  static bool bad_source(Stack& s, const net::Ifnet& ifp, Ipv4Address src);
+  // icmp.cc
+  static void icmp_input(Stack& s, net::Ifnet& ifp, const wire::Ipv4View& ip,
+                         bool to_broadcast);
+  // Sends an ICMP error about `offending` (its IPv4 header first) unless RFC 1122 3.2.2 forbids
+  // it or the rate limit says no.
+  static void icmp_error(Stack& s, const buf::Mbuf& offending, uint8_t type, uint8_t code,
+                         uint32_t extra, bool link_broadcast);
+  static bool icmp_error_forbidden(Stack& s, const wire::Ipv4View& ip, bool link_broadcast);
+  // udp.cc
+  static void udp_input(Stack& s, net::Ifnet& ifp, const wire::Ipv4View& ip, const buf::Mbuf& packet,
+                        bool to_broadcast, bool link_broadcast);
+};
+
+}  // namespace pktd::inet
