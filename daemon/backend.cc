@@ -89,8 +89,10 @@ ctl::Result<ctl::InterfaceInfo> Backend::interface(const std::string& name) {
 ctl::Error Backend::set_up(const std::string& name, bool up) {
   net::Ifnet* ifp = ifs_.find(name);
   if (ifp == nullptr) return no_such(name);
+  bool was_up = ifp->up();
   int err = ifp->set_up(up);
   if (err != 0) return {err, name + ": the driver could not start it: " + std::strerror(err)};
+  if (up && !was_up && stack_ != nullptr) stack_->announce(ifp->index());
   return {};
 }
 

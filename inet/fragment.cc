@@ -16,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <compare>
+#include <iterator>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -258,7 +259,7 @@ struct HeldFragment {
 struct Datagram {
   std::vector<HeldFragment> fragments;  // sorted by begin, never overlapping
   std::optional<size_t> end;            // data length, known once the last fragment arrived
-  size_t bytes = 0;                     // pkthdr.len of the fragments held
+  size_t bytes = 0;                     // memory_charge of the fragments held
   time::TimePoint deadline;
 };
 
@@ -339,6 +340,15 @@ struct Reassembler::Impl {
   size_t bytes = 0;
 };
 
+// What a held fragment costs: the buffers it pins, not its length (Linux charges truesize too).
+// A flood of tiny fragments received into clusters would otherwise hold the whole pool while
+// counting only a few octets each.
+static size_t memory_charge(const buf::Mbuf& packet) {
+  size_t charge = 0;
+  for (const buf::Mbuf* m = &packet; m != nullptr; m = m->next) charge += sizeof(buf::Mbuf) + m->buf_size();
+  return charge;
+}
+
 MbufPtr Reassembler::Impl::input(MbufPtr packet, time::TimePoint now) {
   if (!packet) return nullptr;
   const std::optional<FragmentInfo> f = read_fragment(*packet);
@@ -348,7 +358,7 @@ MbufPtr Reassembler::Impl::input(MbufPtr packet, time::TimePoint now) {
     ++stats.bad_fragment;
     return nullptr;
   }
-  auto it = find_or_create(f->key, packet->pkthdr.len, now);
+  auto it = find_or_create(f->key, memory_charge(*packet), now);
   if (it == datagrams.end()) {
     ++stats.over_limit;
     return nullptr;
@@ -397,13 +407,14 @@ MbufPtr Reassembler::Impl::add(Datagrams::iterator it, const FragmentInfo& f, Mb
   }
   // The datagram cannot complete without this fragment's data, so rather than hold the rest
   // until its timer runs out, it goes now, freeing memory for datagrams that can complete.
-  if (d.fragments.size() >= config.max_fragments || bytes + packet->pkthdr.len > config.max_bytes) {
+  const size_t charge = memory_charge(*packet);
+  if (d.fragments.size() >= config.max_fragments || bytes + charge > config.max_bytes) {
     ++stats.over_limit;
     drop(it);
     return nullptr;
   }
-  d.bytes += packet->pkthdr.len;
-  bytes += packet->pkthdr.len;
+  d.bytes += charge;
+  bytes += charge;
   if (f.last) d.end = f.end;
   d.fragments.insert(next, HeldFragment{f.begin, f.end, f.header_length, std::move(packet)});
   if (too_long(d)) {

@@ -18,13 +18,16 @@ namespace pktd::inet {
 // Splits packet into fragments of at most mtu octets each (header included). Returns 0 and the
 // fragments in order in *out, EMSGSIZE when DF is set (or mtu cannot carry 8 octets of data),
 // ENOBUFS when buffers ran out (nothing in *out then). A packet that fits is returned as it is.
+// EINVAL when packet is not what the file comment promises (pkthdr.len not the chain's length
+// and Total Length, not IPv4, a fragment reaching past 65535 octets). On every error the packet
+// is freed. Non-first fragments carry only the options with the copied flag (RFC 791 3.1).
 int fragment(buf::MbufPtr packet, uint32_t mtu, std::vector<buf::MbufPtr>* out);
 
 struct ReassemblyConfig {
   time::Duration timeout = std::chrono::seconds(30);  // Linux ipfrag_time; RFC 1122 3.3.2 says 60..120
-  size_t max_bytes = 4u << 20;   // all queues together (Linux ipfrag_high_thresh)
+  size_t max_bytes = 4u << 20;   // buffer memory held, all queues together (Linux ipfrag_high_thresh)
   size_t max_queues = 1024;      // datagrams in reassembly at once
-  size_t max_fragments = 64;     // fragments held for one datagram
+  size_t max_fragments = 128;    // fragments held for one datagram (65535 octets at MTU 576 need 119)
 };
 
 struct ReassemblyStats {
@@ -57,7 +60,7 @@ class Reassembler {
   void clear();
 
   size_t queues() const;
-  size_t bytes() const;  // octets held (what max_bytes limits)
+  size_t bytes() const;  // buffer memory held: mbufs and their clusters (what max_bytes limits)
   const ReassemblyStats& stats() const { return stats_; }
   const ReassemblyConfig& config() const { return config_; }
 

@@ -219,12 +219,21 @@ int Stack::add_address(uint32_t ifindex, IfAddress a, bool alias) {
     (void)routes_.add(local);
   }
   PKTD_LOG_INFO("%s: inet %s/%u", ifp->name().c_str(), text(a.address).c_str(), a.prefix_len);
-  // RFC 5227 2.3: announce the address (an ARP request with sender and target both the address).
-  if (!loopback && ifp->up()) {
-    Private::arp_request(*this, *ifp, a.address, a.address);
-    ++counters_.arp.gratuitous_sent;
-  }
+  if (!loopback && ifp->up()) announce_one(*ifp, a.address);
   return 0;
+}
+
+// RFC 5227 2.3: an announcement is an ARP request with sender and target both the address; peers
+// that knew another MAC for it update their caches.
+void Stack::announce_one(net::Ifnet& ifp, Ipv4Address a) {
+  Private::arp_request(*this, ifp, a, a);
+  ++counters_.arp.gratuitous_sent;
+}
+
+void Stack::announce(uint32_t ifindex) {
+  net::Ifnet* ifp = Private::interface(*this, ifindex);
+  if (ifp == nullptr || (ifp->flags() & PKTD_IFF_LOOPBACK) != 0) return;
+  for (const IfAddress& a : addresses(ifindex)) announce_one(*ifp, a.address);
 }
 
 int Stack::delete_address(uint32_t ifindex, Ipv4Address address) {

@@ -88,6 +88,8 @@ class Stack : private net::Interfaces::Observer {
   // gratuitous ARP). EEXIST, EINVAL (0.0.0.0, multicast, broadcast), ENXIO (no such interface).
   int add_address(uint32_t ifindex, IfAddress a, bool alias);
   int delete_address(uint32_t ifindex, Ipv4Address a);  // EADDRNOTAVAIL if it has no such address
+  // RFC 5227 2.3 announcements of every address of an interface that has just come up.
+  void announce(uint32_t ifindex);
   std::vector<IfAddress> addresses(uint32_t ifindex) const;
   bool is_local_address(Ipv4Address a) const;
 
@@ -142,6 +144,7 @@ class Stack : private net::Interfaces::Observer {
 
  private:
   void attached(net::Ifnet& ifp) override { attach(ifp); }
+  void announce_one(net::Ifnet& ifp, Ipv4Address a);
   void destroying(net::Ifnet& ifp) override { detach(ifp); }
   struct Private;
   friend struct Private;

@@ -1,13 +1,36 @@
 #!/usr/bin/env bash
 # Builds pktd if needed and starts it in the foreground. With no arguments it attaches a TAP
-# interface (tap0, Linux device pktd-tap0); arguments replace that (see `build/bin/pktd -h`).
+# interface (tap0 on the Linux device pktd-tap0), gives it 198.18.0.1/24, gives the Linux side
+# 198.18.0.2/24, and prints how to reach it. Arguments replace that default (`build/bin/pktd -h`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh default >/dev/null
-if [ $# -eq 0 ]; then
-  set -- -d tap,dev=pktd-tap0
-  echo "pktd: tap0 is attached to the Linux TAP device pktd-tap0;" \
-       "see it with: build/bin/pkt ifconfig  (Ctrl-C stops pktd)" >&2
+if [ $# -ne 0 ]; then
+  exec build/bin/pktd -f "$@"
 fi
-exec build/bin/pktd -f "$@"
+
+PKTD_ADDR=198.18.0.1
+LINUX_ADDR=198.18.0.2
+DEV=pktd-tap0
+build/bin/pktd -f -d tap,dev=$DEV &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true' INT TERM
+# Ready when the control socket answers (pkt exits 1 until then).
+for _ in $(seq 1 200); do
+  build/bin/pkt ifconfig tap0 >/dev/null 2>&1 && break
+  kill -0 $pid 2>/dev/null || { wait $pid; exit 1; }
+  sleep 0.05
+done
+build/bin/pkt ifconfig tap0 inet $PKTD_ADDR/24 up
+ip link set $DEV up
+ip addr replace $LINUX_ADDR/24 dev $DEV
+cat >&2 <<MSG
+pktd is running (pid $pid): tap0 has $PKTD_ADDR/24 on the Linux TAP device $DEV ($LINUX_ADDR/24).
+  ping $PKTD_ADDR                      # Linux -> pktd
+  build/bin/pkt ping -c 3 $LINUX_ADDR  # pktd -> Linux
+  build/bin/pkt ifconfig; build/bin/pkt netstat -s; build/bin/pkt arp -a
+Ctrl-C stops pktd.
+MSG
+wait $pid || true
+wait $pid 2>/dev/null || true
