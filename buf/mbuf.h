@@ -70,7 +70,11 @@ struct PktHdr {
   size_t len = 0;          // total bytes in the chain
   uint32_t rcvif = 0;      // receiving interface index, 0 if none
   uint32_t csum_flags = 0; // offload flags (later)
+  uint32_t flags = 0;      // kPkt* below
 };
+// The frame came to a link-layer group address (broadcast or multicast; BSD's M_BCAST|M_MCAST).
+// RFC 1122 3.2.2 forbids ICMP errors about such datagrams, so it outlives reassembly.
+inline constexpr uint32_t kPktLinkGroup = 1u << 0;
 
 // Made only by the Pool (its inline buffer lives next to it); never construct one yourself.
 struct Mbuf {

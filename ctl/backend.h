@@ -108,7 +108,7 @@ struct CapturedFrame {
 };
 struct CaptureRead {
   std::vector<CapturedFrame> frames;
-  uint64_t dropped = 0;    // frames lost because the reader was slow (buffer limit)
+  uint64_t dropped = 0;    // frames lost since capture_start because the reader was slow
   uint32_t link_type = 1;  // pcap LINKTYPE_: 1 Ethernet, 101 raw IP (lo0)
   bool closed = false;     // the interface went away
 };
@@ -174,7 +174,10 @@ class Backend {
   virtual Result<std::vector<UdpDatagramInfo>> udp_receive(uint16_t port, uint32_t count,
                                                           uint32_t timeout_ms);
   // Capture: start returns a session id; read waits up to wait_ms for a frame and returns what
-  // is buffered; a session not read for 10 s is closed by pktd; stop ends it.
+  // is buffered; a session not read for 10 s is closed by pktd; stop ends it. A read's reply is
+  // one control-socket message, which must fit the socket's send buffer (about 200 KiB by
+  // default; more gives EMSGSIZE and its frames are lost): stop adding frames at about 128 KiB
+  // of data, the rest waits for the next read. The same holds for udp_receive.
   virtual Result<uint64_t> capture_start(const std::string& name, uint32_t snaplen);
   virtual Result<CaptureRead> capture_read(uint64_t session, uint32_t max_frames, uint32_t wait_ms);
   virtual Error capture_stop(uint64_t session);

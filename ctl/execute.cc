@@ -40,7 +40,9 @@ const OpHandler kHandlers[] = {
        return reply(b.set_mtu(r.name, r.mtu), {{"name", r.name}, {"mtu", r.mtu}});
      }},
     {Op::destroy,
-     [](Backend& b, const Request& r) { return reply(b.destroy(r.name), {{"name", r.name}}); }},
+     [](Backend& b, const Request& r) {
+       return reply(b.destroy(r.name), {{"name", r.name}});
+     }},
     {Op::mount,
      [](Backend& b, const Request& r) {
        auto res = b.mount(r.path, r.options);
@@ -67,15 +69,13 @@ const OpHandler kHandlers[] = {
     {Op::add_route,
      [](Backend& b, const Request& r) {
        const auto& rt = r.route;
-       return reply(b.add_route(rt.destination, rt.gateway, rt.interface),
-                    {{"destination", rt.destination},
-                     {"gateway", rt.gateway},
-                     {"interface", rt.interface}});
+       return reply(
+           b.add_route(rt.destination, rt.gateway, rt.interface),
+           {{"destination", rt.destination}, {"gateway", rt.gateway}, {"interface", rt.interface}});
      }},
     {Op::delete_route,
      [](Backend& b, const Request& r) {
-       return reply(b.delete_route(r.route.destination),
-                    {{"destination", r.route.destination}});
+       return reply(b.delete_route(r.route.destination), {{"destination", r.route.destination}});
      }},
     {Op::get_route,
      [](Backend& b, const Request& r) { return reply(b.get_route(r.address.address)); }},

@@ -23,13 +23,13 @@ inline constexpr int kProtocolVersion = 1;
 inline constexpr size_t kMaxRequest = 64 * 1024;
 
 // Bounds of the ops' arguments: the server refuses others (EINVAL), pkt checks them first.
-inline constexpr uint32_t kMaxTimeoutMs = 60000;   // ping, udp_receive
-inline constexpr uint32_t kMaxReceiveCount = 10000;  // udp_receive
+inline constexpr uint32_t kMaxTimeoutMs = 60000;      // ping, udp_receive
+inline constexpr uint32_t kMaxReceiveCount = 10000;   // udp_receive
 inline constexpr uint32_t kMaxFramesPerRead = 10000;  // capture_read
 inline constexpr uint32_t kMaxCaptureWaitMs = 10000;  // capture_read
-inline constexpr uint32_t kMaxPingSize = 65507;    // ICMP data octets: 65535 - 20 - 8
-inline constexpr uint32_t kMaxUdpPayload = 65507;  // 65535 - 20 - 8
-inline constexpr uint32_t kMaxSnaplen = 262144;    // tcpdump's default and maximum
+inline constexpr uint32_t kMaxPingSize = 65507;       // ICMP data octets: 65535 - 20 - 8
+inline constexpr uint32_t kMaxUdpPayload = 65507;     // 65535 - 20 - 8
+inline constexpr uint32_t kMaxSnaplen = 262144;       // tcpdump's default and maximum
 
 // Message text. Strings that are not valid UTF-8 (a driver's odd reply) are replaced, not
 // thrown: a reply must always be sendable.

@@ -21,7 +21,8 @@ std::string octets(const json& j, const char* key) {
 }  // namespace
 
 void to_json(json& j, const InterfaceInfo::Inet& inet) {
-  j = json{{"address", inet.address}, {"prefix_len", inet.prefix_len}, {"broadcast", inet.broadcast}};
+  j = json{
+      {"address", inet.address}, {"prefix_len", inet.prefix_len}, {"broadcast", inet.broadcast}};
 }
 
 void from_json(const json& j, InterfaceInfo::Inet& inet) {
@@ -33,9 +34,8 @@ void from_json(const json& j, InterfaceInfo::Inet& inet) {
 }
 
 void to_json(json& j, const RouteInfo& route) {
-  j = json{{"destination", route.destination}, {"gateway", route.gateway},
-           {"flags", route.flags},             {"interface", route.interface},
-           {"use", route.use},                 {"mtu", route.mtu}};
+  j = json{{"destination", route.destination}, {"gateway", route.gateway}, {"flags", route.flags},
+           {"interface", route.interface},     {"use", route.use},         {"mtu", route.mtu}};
 }
 
 void from_json(const json& j, RouteInfo& route) {
@@ -68,14 +68,18 @@ void from_json(const json& j, ArpInfo& entry) {
 }
 
 void to_json(json& j, const PingRequest& request) {
-  j = json{{"destination", request.destination}, {"id", request.id},
-           {"sequence", request.sequence},       {"size", request.size},
-           {"ttl", request.ttl},                 {"timeout_ms", request.timeout_ms}};
+  j = json{{"destination", request.destination},
+           {"id", request.id},
+           {"sequence", request.sequence},
+           {"size", request.size},
+           {"ttl", request.ttl},
+           {"timeout_ms", request.timeout_ms}};
 }
 
 void to_json(json& j, const PingResult& result) {
-  j = json{{"replied", result.replied}, {"rtt_ms", result.rtt_ms}, {"bytes", result.bytes},
-           {"ttl", result.ttl},         {"from", result.from},     {"icmp_error", result.icmp_error}};
+  j = json{{"replied", result.replied}, {"rtt_ms", result.rtt_ms},
+           {"bytes", result.bytes},     {"ttl", result.ttl},
+           {"from", result.from},       {"icmp_error", result.icmp_error}};
 }
 
 void from_json(const json& j, PingResult& result) {

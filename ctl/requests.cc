@@ -176,8 +176,8 @@ Error parse_object(std::string_view message, json* out) {
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     auto end = what.find("] ");
-    return bad_request(EBADMSG,
-               "malformed JSON: " + (end == std::string::npos ? what : what.substr(end + 2)));
+    return bad_request(
+        EBADMSG, "malformed JSON: " + (end == std::string::npos ? what : what.substr(end + 2)));
   }
   if (!out->is_object()) return bad_request(EBADMSG, "not a JSON object");
   return {};
@@ -185,7 +185,8 @@ Error parse_object(std::string_view message, json* out) {
 
 Error check_version(const json& j) {
   auto v = j.find("version");
-  if (v == j.end()) return bad_request(EPROTONOSUPPORT, "no protocol 'version' (this pktd speaks 1)");
+  if (v == j.end())
+    return bad_request(EPROTONOSUPPORT, "no protocol 'version' (this pktd speaks 1)");
   if (!v->is_number_integer() || v->get<int64_t>() != kProtocolVersion)
     return {EPROTONOSUPPORT, "unsupported protocol version " + v->dump() + " (this pktd speaks " +
                                  std::to_string(kProtocolVersion) + ")"};

@@ -15,6 +15,7 @@
 
 namespace pktd::ctl {
 
+// clang-format off
 enum class Op {
   // interfaces and drivers
   interfaces, interface, set_up, set_mtu, destroy, mount, driver_request, threads,
@@ -24,6 +25,7 @@ enum class Op {
   // tools: ping, the UDP test hooks, capture
   ping, udp_send, udp_receive, capture_start, capture_read, capture_stop,
 };
+// clang-format on
 
 const char* to_string(Op op);
 // True for the ops that need a privileged caller: those that change the configuration, and those
@@ -56,11 +58,11 @@ struct Request {
   } route;
   PingRequest ping;  // ping
   struct Udp {
-    uint16_t local_port = 0;  // udp_send: 0 for any
-    std::string destination;  // udp_send
-    uint16_t port = 0;        // udp_send: the destination's; udp_receive: the one to bind
-    std::string data;         // udp_send: the payload (decoded from base64)
-    uint32_t count = 1;       // udp_receive: at most this many datagrams
+    uint16_t local_port = 0;     // udp_send: 0 for any
+    std::string destination;     // udp_send
+    uint16_t port = 0;           // udp_send: the destination's; udp_receive: the one to bind
+    std::string data;            // udp_send: the payload (decoded from base64)
+    uint32_t count = 1;          // udp_receive: at most this many datagrams
     uint32_t timeout_ms = 1000;  // udp_receive
   } udp;
   struct Capture {

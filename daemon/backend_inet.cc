@@ -83,6 +83,10 @@ uint32_t remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 const ctl::Error kNoStack{ENETDOWN, "the IPv4 stack is not running"};
 
+// A reply is one control-socket message and must fit the socket's send buffer (ctl/backend.h):
+// reads stop adding data past this much and leave the rest for the next read.
+constexpr size_t kMaxReplyData = 64 * 1024;  // base64 makes 4/3 of it; one more item may follow
+
 }  // namespace
 
 void Backend::describe_inet(ctl::InterfaceInfo& info) {
@@ -335,9 +339,11 @@ ctl::Result<std::vector<ctl::UdpDatagramInfo>> Backend::udp_receive(uint16_t por
   sock->on_readable = [this, raw] { rt_.wakeup(raw); };
   ctl::Result<std::vector<ctl::UdpDatagramInfo>> r;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (r.value.size() < count) {
+  size_t data = 0;
+  while (r.value.size() < count && data < kMaxReplyData) {
     inet::ReceivedDatagram d;
     if (sock->pop(&d)) {
+      data += d.data.size();
       r.value.push_back({text(d.from), text(d.to), std::move(d.data)});
       continue;
     }
@@ -376,8 +382,11 @@ ctl::Result<ctl::CaptureRead> Backend::capture_read(uint64_t session, uint32_t m
   r.value.link_type = s->link_type;
   r.value.closed = s->closed && s->frames.empty();
   r.value.dropped = s->dropped;
+  size_t data = 0;
   while (!s->frames.empty() && r.value.frames.size() < max_frames) {
     inet::Frame& f = s->frames.front();
+    if (!r.value.frames.empty() && data >= kMaxReplyData) break;
+    data += f.data.size();
     s->bytes -= f.data.size();
     r.value.frames.push_back({f.time_ns, f.outgoing, f.original_length, std::move(f.data)});
     s->frames.pop_front();

@@ -1,6 +1,8 @@
 // ARP (RFC 826) with the RFC 1122 2.3.2 rules: requests at most once a second, a bounded queue of
 // packets per unresolved address, entries that time out; RFC 5227 announcements and conflicts.
 #include <cerrno>
+#include <utility>
+#include <vector>
 
 #include "base/log.h"
 #include "inet/stack_internal.h"
@@ -105,6 +107,11 @@ void Stack::Private::arp_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m) {
                   net::format_mac(sender_mac.octets).c_str());
     return;
   }
+  // Senders IPv4 would refuse as a source (127/8, class E, a broadcast) are not learned either.
+  if (sender.value != 0 && bad_source(s, ifp, sender)) {
+    ++c.bad_sender;
+    return;
+  }
   time::TimePoint now = s.env_.clock().now();
   bool for_us = has_address(mine, target);
   // RFC 826 "merge": update the pair if we already know the sender.
@@ -154,9 +161,9 @@ int Stack::Private::arp_resolve_and_send(Stack& s, net::Ifnet& ifp, Ipv4Address 
   }
   if (!s.arp_.hold(*e, m)) {
     ++s.counters_.arp.held_packets_dropped;
-    ++s.counters_.ip.unresolved;
-    return 0;  // like Linux: the queue overflows silently for the sender
+    ++s.counters_.ip.unresolved;  // like Linux: the queue overflows silently for the sender
   }
+  // Ask even when the packet could not wait: the next one to this address will find it resolved.
   if (ask_now) {
     const IfAddress* src = address_for(s, ifp.index(), next_hop);
     arp_request(s, ifp, next_hop, src != nullptr ? src->address : Ipv4Address{});
@@ -178,7 +185,13 @@ void Stack::Private::arp_fail(Stack& s, ArpEntry& e) {
 }
 
 void Stack::Private::arp_timer(Stack& s, time::TimePoint now) {
-  for (ArpEntry* e : s.arp_.due(now)) {
+  // By key, not by pointer: what an entry's turn sends (a failure's host unreachable to an
+  // address on the link) may create entries and so evict others still to be looked at.
+  std::vector<std::pair<uint32_t, Ipv4Address>> due;
+  for (ArpEntry* e : s.arp_.due(now)) due.emplace_back(e->ifindex, e->address);
+  for (const auto& [ifindex, address] : due) {
+    ArpEntry* e = s.arp_.find(ifindex, address);
+    if (e == nullptr || e->state == ArpState::permanent || e->deadline > now) continue;
     if (e->state == ArpState::reachable) {
       ++s.counters_.arp.entries_expired;
       s.counters_.arp.held_packets_dropped += s.arp_.erase(e->ifindex, e->address).size();

@@ -19,7 +19,7 @@ struct ArpConfig {
   time::Duration retransmit = std::chrono::seconds(1);          // between requests (RFC 1122 2.3.2.1: at most one a second)
   uint32_t max_requests = 3;       // then resolution has failed (Linux mcast_solicit)
   size_t max_entries = 1024;       // Linux gc_thresh3
-  size_t hold_per_entry = 16;      // packets waiting for one address
+  size_t hold_per_entry = 128;     // packets waiting for one address: a 65535-octet datagram's fragments
   size_t hold_total = 1024;        // packets waiting for any address
 };
 

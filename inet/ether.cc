@@ -21,13 +21,14 @@ void count_parse_error(EtherCounters& c, wire::ParseError e) {
 }  // namespace
 
 void Stack::Private::frame_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m) {
-  tap(s, ifp, *m, false);
   ++s.counters_.ether.received;
   if ((ifp.flags() & PKTD_IFF_LOOPBACK) != 0) {
-    // lo0 carries bare IPv4 packets (what ip_send_packet put on it).
+    // lo0 carries bare IPv4 packets (what ip_send_packet put on it). Not tapped here: capture
+    // saw it going out, and BSD and Linux show a looped-back packet once.
     ip_input(s, ifp, std::move(m), false);
     return;
   }
+  tap(s, ifp, *m, false);
   size_t want = std::min<size_t>(m->pkthdr.len, wire::EthernetView::kTaggedHeaderLength);
   m = buf::pullup(std::move(m), want);
   if (!m) {
@@ -54,6 +55,7 @@ void Stack::Private::frame_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m) {
     ++s.counters_.ether.vlan_frames_dropped;  // no VLAN interfaces yet
     return;
   }
+  if (link_broadcast) m->pkthdr.flags |= buf::kPktLinkGroup;
   uint16_t type = eth->ethertype();
   buf::adjust(*m, static_cast<long>(eth->header_length()));
   switch (type) {

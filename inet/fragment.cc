@@ -261,6 +261,7 @@ struct Datagram {
   std::optional<size_t> end;            // data length, known once the last fragment arrived
   size_t bytes = 0;                     // memory_charge of the fragments held
   time::TimePoint deadline;
+  uint32_t pkt_flags = 0;               // pkthdr.flags of every fragment, or-ed (kPktLinkGroup)
 };
 
 // A last fragment must agree with what is known about the end: one end only, and no data held
@@ -415,6 +416,7 @@ MbufPtr Reassembler::Impl::add(Datagrams::iterator it, const FragmentInfo& f, Mb
   }
   d.bytes += charge;
   bytes += charge;
+  d.pkt_flags |= packet->pkthdr.flags;
   if (f.last) d.end = f.end;
   d.fragments.insert(next, HeldFragment{f.begin, f.end, f.header_length, std::move(packet)});
   if (too_long(d)) {
@@ -430,6 +432,7 @@ MbufPtr Reassembler::Impl::add(Datagrams::iterator it, const FragmentInfo& f, Mb
 MbufPtr Reassembler::Impl::assemble(Datagrams::iterator it) {
   std::vector<HeldFragment> fragments = std::move(it->second.fragments);
   const size_t data_length = *it->second.end;
+  const uint32_t pkt_flags = it->second.pkt_flags;
   drop(it);
   const Mbuf& zero = *fragments.front().packet;
   const std::optional<HeaderCopy> copy = copy_header(zero);  // checked when it arrived
@@ -441,6 +444,7 @@ MbufPtr Reassembler::Impl::assemble(Datagrams::iterator it) {
     ++stats.over_limit;  // out of buffers: a memory limit too; the fragments are freed
     return nullptr;
   }
+  out->pkthdr.flags = pkt_flags;  // one fragment sent to a group address marks the datagram
   Mbuf* tail = out.get();
   for (HeldFragment& f : fragments) {
     link_after(*out, &tail, payload_of(std::move(f.packet), f.header_length));
@@ -462,6 +466,7 @@ size_t Reassembler::Impl::expire(time::TimePoint now, std::vector<MbufPtr>* firs
     std::vector<HeldFragment>& held = it->second.fragments;
     // RFC 1122 3.3.2: Time Exceeded is sent only when fragment zero is available.
     if (first_fragments != nullptr && !held.empty() && held.front().begin == 0) {
+      held.front().packet->pkthdr.flags |= it->second.pkt_flags;
       first_fragments->push_back(std::move(held.front().packet));
     }
     drop(it);

@@ -49,7 +49,9 @@ class Reassembler {
 
   // Takes a fragment (MF set or offset non-zero). Returns the whole datagram when this fragment
   // completes it: one packet with the first fragment's header (options kept), MF and offset
-  // cleared, Total Length and checksum recomputed. Otherwise nullptr (held or dropped: see stats).
+  // cleared, Total Length and checksum recomputed, pkthdr.flags or-ed over every fragment (so
+  // kPktLinkGroup survives; expire() marks fragment zero the same way). Otherwise nullptr (held
+  // or dropped: see stats).
   buf::MbufPtr input(buf::MbufPtr fragment, time::TimePoint now);
 
   // Drops datagrams whose timer (started by their first fragment to arrive) has run out. For each

@@ -27,6 +27,8 @@ bool is_loopback_if(const net::Ifnet& ifp) { return (ifp.flags() & PKTD_IFF_LOOP
 bool Stack::Private::bad_source(Stack& s, const net::Ifnet& ifp, Ipv4Address src) {
   if (is_multicast(src) || is_limited_broadcast(src) || is_reserved_class_e(src)) return true;
   if (is_loopback_net(src) && !is_loopback_if(ifp)) return true;  // a martian from the wire
+  // Our own address coming in from a network is spoofed or looped (Linux: martian source).
+  if (!is_loopback_if(ifp) && s.is_local_address(src)) return true;
   return Stack::Private::is_broadcast_for(s, ifp.index(), src);
 }
 
@@ -47,6 +49,10 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
   }
   if (!ip->options().empty()) ++c.with_options;  // skipped: RFC 1122 3.2.1.8
   Ipv4Address dst = ip->destination();
+  if (is_loopback_net(dst) && !is_loopback_if(ifp)) {
+    ++c.not_for_us;  // RFC 1122 3.2.1.3 (g): 127/8 from a network (Linux: martian destination)
+    return;
+  }
   bool to_broadcast = is_broadcast_for(s, ifp.index(), dst);
   bool local = to_broadcast || s.is_local_address(dst) || (is_loopback_if(ifp) && is_loopback_net(dst));
   if (!local) {
@@ -59,6 +65,7 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
     arm_slow_timer(s);
     if (!m) return;
     ++c.reassembled;
+    link_broadcast = (m->pkthdr.flags & buf::kPktLinkGroup) != 0;  // any fragment's
     ip = wire::Ipv4View::parse(contiguous(*m, scratch));
     if (!ip) {
       count_parse_error(c, ip.error());

@@ -201,8 +201,12 @@ int Stack::add_address(uint32_t ifindex, IfAddress a, bool alias) {
     return EINVAL;
   if (auto b = a.broadcast(); b && *b == a.address) return EINVAL;
   if (a.network() == a.address && a.prefix_len < 31) return EINVAL;  // the network's own address
-  if (is_local_address(a.address)) return EEXIST;
   auto& list = addresses_[ifindex];
+  bool on_this = std::any_of(list.begin(), list.end(), [&](const IfAddress& x) { return x.address == a.address; });
+  if (is_local_address(a.address) && !on_this) return EEXIST;  // another interface has it
+  // Given again (the same configuration twice, or a new prefix length): it replaces itself, as
+  // BSD's ifconfig does.
+  if (on_this) delete_address(ifindex, a.address);
   if (!alias && !list.empty()) delete_address(ifindex, list.front().address);
   list.insert(list.begin(), a);
   if (alias) std::rotate(list.begin(), list.begin() + 1, list.end());  // an alias goes last
@@ -247,10 +251,21 @@ int Stack::delete_address(uint32_t ifindex, Ipv4Address address) {
   // The local route, and the connected route unless another address on the interface needs it.
   if (const Route* r = routes_.find(gone.address, 32); r && (r->flags & kRouteLocal) != 0)
     (void)routes_.remove(gone.address, 32);
-  bool prefix_still_used = std::any_of(list.begin(), list.end(), [&](const IfAddress& a) {
+  auto heir = std::find_if(list.begin(), list.end(), [&](const IfAddress& a) {
     return a.network() == gone.network() && a.prefix_len == gone.prefix_len;
   });
-  if (!prefix_still_used) routes_.remove_connected(ifindex, gone.network(), gone.prefix_len);
+  if (heir == list.end()) {
+    routes_.remove_connected(ifindex, gone.network(), gone.prefix_len);
+  } else if (const Route* c = routes_.find(gone.network(), gone.prefix_len);
+             c != nullptr && c->ifindex == ifindex && (c->flags & kRouteConnected) != 0 &&
+             c->source == gone.address) {
+    // The connected route stays for the other address, and names it as the source from now on
+    // (Linux promotes a secondary address the same way).
+    Route kept = *c;
+    kept.source = heir->address;
+    (void)routes_.remove(kept.destination, kept.prefix_len);
+    (void)routes_.add(kept);
+  }
   return 0;
 }
 
@@ -347,7 +362,8 @@ void Stack::slow_timer() {
   size_t expired = reassembly_.expire(now, &first_fragments);
   (void)expired;  // counted by the reassembler (statistics())
   for (const buf::MbufPtr& m : first_fragments)
-    Private::icmp_error(*this, *m, kIcmpTimeExceeded, kTimeExceededReassembly, 0, false);
+    Private::icmp_error(*this, *m, kIcmpTimeExceeded, kTimeExceededReassembly, 0,
+                        (m->pkthdr.flags & buf::kPktLinkGroup) != 0);
   captures_.expire_idle(now, config_.capture_idle_timeout);
   if (arp_.size() != 0 || reassembly_.queues() != 0 || !captures_.empty())
     Private::arm_slow_timer(*this);

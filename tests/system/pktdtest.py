@@ -1,5 +1,7 @@
 """Helpers for system tests: start real pktd processes with names unique to this run, wait on
 conditions (never fixed sleeps), and clean up every process they started, by PID."""
+import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +17,16 @@ PKT = os.path.join(BUILD, "bin", "pkt")
 def unique(prefix):
     """A name no parallel test run shares (instances, namespaces, devices)."""
     return f"{prefix}{os.getpid() % 10000}{uuid.uuid4().hex[:6]}"
+
+
+def random_subnet(*avoid):
+    """A /24 inside 198.18.0.0/15 (the benchmarking range, the only one tests use), random per
+    call so that tests running in parallel pick different ones; none of avoid."""
+    while True:
+        n = uuid.uuid4().int % 512
+        net = ipaddress.IPv4Network(f"198.{18 + n // 256}.{n % 256}.0/24")
+        if net not in avoid:
+            return net
 
 
 def eventually(pred, timeout=10.0, what="condition"):
@@ -67,6 +79,18 @@ class Daemon:
             raise AssertionError(f"pkt {' '.join(args)}: {r.returncode}: {r.stderr}")
         return r
 
+    def pkt_json(self, *args):
+        """pkt --json ARGS, which must succeed: the parsed result."""
+        return json.loads(self.pkt("--json", *args, check=True).stdout)
+
+    def counters(self):
+        """pkt --json netstat -s: {"ip": {"received": N, ...}, ...}."""
+        return self.pkt_json("netstat", "-s")
+
+    def pkt_background(self, *args):
+        """pkt ARGS running while the test goes on (a capture, a udp recv): a Background."""
+        return Background([PKT, *args], env=self.env)
+
     def threads(self):
         task = f"/proc/{self.proc.pid}/task"
         names = []
@@ -107,5 +131,61 @@ class NetNs:
         return subprocess.run(["ip", "-n", self.name, *args], check=True, capture_output=True,
                               text=True).stdout
 
+    def run(self, *args, check=False, timeout=60, input=None):
+        """A command inside the namespace; its CompletedProcess (text)."""
+        r = subprocess.run(["ip", "netns", "exec", self.name, *args], capture_output=True,
+                           text=True, timeout=timeout, input=input)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{' '.join(args)}: {r.returncode}: {r.stdout}{r.stderr}")
+        return r
+
+    def sysctl(self, *settings):
+        self.run("sysctl", "-qw", *settings, check=True)
+
+    def background(self, *args):
+        """A command running inside the namespace while the test goes on: a Background."""
+        return Background(["ip", "netns", "exec", self.name, *args])
+
     def close(self):
         subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+class Background:
+    """A command running while the test goes on, its output kept in files (never a pipe that
+    could fill). close() kills it by PID if it still runs; pass it to addCleanup."""
+
+    def __init__(self, args, env=None):
+        self.args = args
+        self._out = tempfile.TemporaryFile(mode="w+")
+        self._err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=self._err,
+                                     stdin=subprocess.DEVNULL)
+
+    @staticmethod
+    def _read(f):
+        f.seek(0)
+        return f.read()
+
+    def output(self):
+        return self._read(self._out)
+
+    def errors(self):
+        return self._read(self._err)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout=60):
+        """Its exit status; fails the test if it has not ended within timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{' '.join(self.args)} still runs after {timeout} s:\n"
+                                 f"{self.output()}{self.errors()}") from None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._out.close()
+        self._err.close()

@@ -1,30 +1,29 @@
 #include "tools/pkt/cli.h"
 
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
-#include "ctl/client.h"
 #include "ctl/paths.h"
 #include "tools/pkt/commands.h"
+#include "tools/pkt/session.h"
 
 namespace pktd::pkt {
 
 namespace {
 
-// Long enough for a driver's attach; a pktd that takes longer is stuck, and saying so beats
-// hanging the user's shell.
-constexpr std::chrono::seconds kReplyTimeout{60};
-
 struct Subcommand {
   const char* name;
-  Planner plan;
+  Planner plan;     // a fixed series of requests, or
+  Launcher launch;  // a loop of its own
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"ifconfig", plan_ifconfig}, {"nicinfo", plan_nicinfo}, {"mount", plan_mount},
-    {"umount", plan_umount},     {"threads", plan_threads},
+    {"ifconfig", plan_ifconfig, nullptr}, {"nicinfo", plan_nicinfo, nullptr},
+    {"mount", plan_mount, nullptr},       {"umount", plan_umount, nullptr},
+    {"threads", plan_threads, nullptr},   {"route", plan_route, nullptr},
+    {"netstat", plan_netstat, nullptr},   {"arp", plan_arp, nullptr},
+    {"ping", nullptr, launch_ping},       {"capture", nullptr, launch_capture},
+    {"udp", plan_udp, nullptr},
 };
 
 // The daemon's rule (daemon/options.cc): the instance names a file, so no '/' and no '.'.
@@ -83,48 +82,46 @@ const Subcommand* find_subcommand(const std::string& name) {
   return nullptr;
 }
 
+// The usage lines of one subcommand (all of them for an unknown one).
+std::string usage_of(const std::string& command) {
+  std::string all = usage(), out;
+  size_t start = 0;
+  for (size_t end; (end = all.find('\n', start)) != std::string::npos; start = end + 1) {
+    std::string line = all.substr(start, end - start + 1);
+    if (start == 0 || line.starts_with("  " + command + " ")) out += line;
+  }
+  return out.find('\n') == out.size() - 1 ? all : out;
+}
+
 int fail_usage(std::ostream& err, const std::string& what) {
   err << "pkt: " << what << "\n" << usage();
   return kExitUsage;
 }
 
-// Prints the result: JSON as pktd sent it, or the subcommand's text.
-int print(const Plan& plan, const nlohmann::json& result, bool json, std::ostream& out,
-          std::ostream& err) {
-  std::string text;
-  try {
-    text = json ? result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
-                : plan.text(result);
-  } catch (const nlohmann::json::exception& e) {
-    err << "pkt: unexpected reply from pktd: " << e.what() << "\n";
-    return kExitError;
-  }
-  out << text;
-  if (!text.empty() && text.back() != '\n') out << "\n";
-  return kExitOk;
+// A subcommand's own usage error ("ping: 1.2.3: not a numeric IPv4 address").
+int fail_subcommand_usage(std::ostream& err, const std::string& command, const std::string& what) {
+  err << "pkt " << what << "\n" << usage_of(command);
+  return kExitUsage;
 }
 
-int ask_pktd(const Plan& plan, const Invocation& inv, const Environment& env, std::ostream& out,
-             std::ostream& err) {
-  Target target = resolve_target(inv.instance, env);
-  ctl::Client client;
+// The subcommand's program, or nullopt with *error on bad usage.
+std::optional<Program> program_of(const Subcommand& sub, const Args& args, std::string* error) {
+  if (sub.launch != nullptr) return sub.launch(args, error);
+  auto plan = sub.plan(args, error);
+  if (!plan) return std::nullopt;
+  return Program([plan = std::move(*plan)](Session& s) { return run_plan(plan, s); });
+}
+
+int ask_pktd(const Program& program, const Invocation& inv, const Environment& env,
+             std::ostream& out, std::ostream& err) {
+  SocketPktd pktd;
   std::string why;
-  if (int e = client.connect(target.path, &why)) {
-    err << "pkt: cannot reach " << target.description << ": " << why
-        << (e == ENOENT || e == ECONNREFUSED ? " (is pktd running?)" : "") << "\n";
+  if (!pktd.connect(resolve_target(inv.instance, env), &why)) {
+    err << "pkt: " << why << "\n";
     return kExitError;
   }
-  client.set_timeout(kReplyTimeout);
-  ctl::Reply reply;
-  if (!client.call(plan.op, plan.args, &reply, &why)) {
-    err << "pkt: " << target.description << ": " << why << "\n";
-    return kExitError;
-  }
-  if (reply.error) {
-    err << "pkt: " << reply.error.message << "\n";
-    return kExitError;
-  }
-  return print(plan, reply.result, inv.json, out, err);
+  Session session{pktd, inv.json, out, err};
+  return program(session);
 }
 
 }  // namespace
@@ -168,12 +165,27 @@ std::string usage() {
          "  ifconfig IF mtu N              set its MTU\n"
          "  ifconfig IF destroy            destroy it (the driver unloads with its last one)\n"
          "  ifconfig IF create             load driver IF's letters with unit=IF's number\n"
+         "  ifconfig IF [inet] A.B.C.D/LEN [alias|-alias] [up|down]\n"
+         "  ifconfig IF [inet] A.B.C.D netmask M [alias] [up|down]\n"
+         "  ifconfig IF [inet] A.B.C.D -alias   delete the address\n"
          "  nicinfo [IF]                   driver, link and counters\n"
          "  mount [-o opt=val,...] DRIVER  load a driver (a name like tap, or a path)\n"
          "  umount IF|/dev/io-net/IF       the same as ifconfig IF destroy\n"
          "  threads                        pktd's threads; * marks the stack context's holder\n"
-         "The instance: -i, else PKTD_SOCK (a socket path), else PKTD_INSTANCE, else 0.\n"
-         "--json prints pktd's result as JSON. Exit status: 0 ok, 1 error, 2 bad usage.\n";
+         "  route add [-net|-host] DEST GATEWAY|-interface IF   DEST: default, A.B.C.D[/LEN]\n"
+         "  route delete DEST              remove a route\n"
+         "  route get ADDR                 the route to ADDR\n"
+         "  route show                     the routing table (netstat -rn)\n"
+         "  netstat -rn|-s|-m|-an          routes, protocol counters, buffers, sockets\n"
+         "  arp -a | arp ADDR              the ARP cache, or one entry\n"
+         "  arp -d ADDR | arp -s ADDR MAC  delete an entry, add a permanent one\n"
+         "  ping [-c COUNT] [-s SIZE] [-i INTERVAL] [-W TIMEOUT] [-t TTL] HOST\n"
+         "  capture IF [-w FILE|-] [-c COUNT] [-s SNAPLEN] [-T SECONDS]   pcap with -w\n"
+         "  udp send [-p LOCALPORT] HOST PORT TEXT   test hook: send one datagram\n"
+         "  udp recv [-c COUNT] [-W TIMEOUT] PORT    test hook: wait for datagrams\n"
+         "Addresses are numeric. The instance: -i, else PKTD_SOCK (a socket path), else\n"
+         "PKTD_INSTANCE, else 0. --json prints pktd's result as JSON.\n"
+         "Exit status: 0 ok, 1 error, 2 bad usage.\n";
 }
 
 int run(const std::vector<std::string>& argv, const Environment& env, std::ostream& out,
@@ -187,9 +199,9 @@ int run(const std::vector<std::string>& argv, const Environment& env, std::ostre
   }
   const Subcommand* sub = find_subcommand(inv->command);
   if (sub == nullptr) return fail_usage(err, "unknown subcommand '" + inv->command + "'");
-  auto plan = sub->plan(inv->args, &error);
-  if (!plan) return fail_usage(err, error);
-  return ask_pktd(*plan, *inv, env, out, err);
+  auto program = program_of(*sub, inv->args, &error);
+  if (!program) return fail_subcommand_usage(err, inv->command, error);
+  return ask_pktd(*program, *inv, env, out, err);
 }
 
 }  // namespace pktd::pkt

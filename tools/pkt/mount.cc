@@ -14,8 +14,6 @@ std::string show_mounted(const json& result) {
   return format_mounted(result.at("interfaces").get<std::vector<std::string>>());
 }
 
-std::string nothing(const json&) { return {}; }
-
 // -o OPTS or -oOPTS, possibly repeated (joined with commas, as mount(8) does).
 bool take_options(const Args& args, size_t* i, std::string* options, std::string* error) {
   const std::string& word = args[*i];
@@ -59,7 +57,7 @@ std::optional<Plan> plan_mount(const Args& args, std::string* error) {
     *error = "mount: which driver? (a name like tap, or a path to devnp-NAME.so)";
     return std::nullopt;
   }
-  return Plan{"mount", {{"path", target}, {"options", options}}, show_mounted};
+  return one_call("mount", {{"path", target}, {"options", options}}, show_mounted);
 }
 
 std::optional<Plan> plan_umount(const Args& args, std::string* error) {
@@ -67,7 +65,7 @@ std::optional<Plan> plan_umount(const Args& args, std::string* error) {
     *error = "umount: expected one interface (IF or /dev/io-net/IF)";
     return std::nullopt;
   }
-  return Plan{"destroy", {{"name", interface_of(args[0])}}, nothing};
+  return one_call("destroy", {{"name", interface_of(args[0])}}, nothing);
 }
 
 }  // namespace pktd::pkt

@@ -95,9 +95,9 @@ std::string format_nicinfo(const ctl::InterfaceInfo& info) {
 }
 
 std::optional<Plan> plan_nicinfo(const Args& args, std::string* error) {
-  if (args.empty()) return Plan{"interfaces", json::object(), show_all};
+  if (args.empty()) return one_call("interfaces", json::object(), show_all);
   if (args.size() == 1 && !args[0].starts_with("-"))
-    return Plan{"interface", {{"name", args[0]}}, show_one};
+    return one_call("interface", {{"name", args[0]}}, show_one);
   *error = "nicinfo: expected at most one interface name";
   return std::nullopt;
 }

@@ -3,17 +3,13 @@
 
 #include "ctl/protocol.h"
 #include "tools/pkt/commands.h"
+#include "tools/pkt/text.h"
 
 namespace pktd::pkt {
 
 using nlohmann::json;
 
 namespace {
-
-std::string pad(std::string text, size_t width) {
-  if (text.size() < width) text.resize(width, ' ');
-  return text;
-}
 
 std::string show(const json& result) {
   return format_threads(result.get<std::vector<ctl::ThreadInfo>>());
@@ -33,8 +29,7 @@ std::string format_threads(const std::vector<ctl::ThreadInfo>& threads) {
                  const std::string& name, const std::string& stack) {
     std::string line = pad(tid, tid_w) + "  " + pad(kind, kind_w) + "  " + pad(state, state_w) +
                        "  " + pad(name, name_w) + "  " + stack;
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    return line + "\n";
+    return trim_right(line) + "\n";
   };
   std::string out = row("TID", "KIND", "STATE", "NAME", "STACK");
   for (const auto& t : threads)
@@ -47,7 +42,7 @@ std::optional<Plan> plan_threads(const Args& args, std::string* error) {
     *error = "threads: takes no arguments";
     return std::nullopt;
   }
-  return Plan{"threads", json::object(), show};
+  return one_call("threads", json::object(), show);
 }
 
 }  // namespace pktd::pkt
