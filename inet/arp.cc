@@ -31,11 +31,6 @@ bool has_address(const std::vector<IfAddress>& list, Ipv4Address a) {
   return false;
 }
 
-std::string text(Ipv4Address a) {
-  return std::to_string(a.value >> 24) + "." + std::to_string((a.value >> 16) & 0xFF) + "." +
-         std::to_string((a.value >> 8) & 0xFF) + "." + std::to_string(a.value & 0xFF);
-}
-
 }  // namespace
 
 void Stack::Private::arp_request(Stack& s, net::Ifnet& ifp, Ipv4Address target, Ipv4Address sender) {
@@ -103,7 +98,7 @@ void Stack::Private::arp_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m) {
   if (sender.value != 0 && has_address(mine, sender)) {
     // RFC 5227 2.4: someone else uses our address. Log it; keep ours (no defence yet).
     ++c.duplicate_address;
-    PKTD_LOG_WARN("%s: duplicate address %s in use by %s", ifp.name().c_str(), text(sender).c_str(),
+    PKTD_LOG_WARN("%s: duplicate address %s in use by %s", ifp.name().c_str(), address_text(sender).c_str(),
                   net::format_mac(sender_mac.octets).c_str());
     return;
   }

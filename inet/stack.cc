@@ -13,11 +13,6 @@ namespace {
 constexpr uint32_t kSlowTimerMs = 100;
 constexpr IfAddress kLoopbackAddress{Ipv4Address::from_octets(127, 0, 0, 1), 8};
 
-std::string text(Ipv4Address a) {
-  return std::to_string(a.value >> 24) + "." + std::to_string((a.value >> 16) & 0xFF) + "." +
-         std::to_string((a.value >> 8) & 0xFF) + "." + std::to_string(a.value & 0xFF);
-}
-
 void slow_timer_callout(void* arg) { static_cast<Stack*>(arg)->slow_timer(); }
 }  // namespace
 
@@ -117,7 +112,8 @@ void Stack::attach(net::Ifnet& ifp) {
 
 void Stack::detach(net::Ifnet& ifp) {
   uint32_t index = ifp.index();
-  ifp.set_input_handler(nullptr);
+  // The input handler stays: the driver may still deliver on a worker until it is stopped, and
+  // what it delivers is counted as ether.interface_gone once the interface is no longer listed.
   for (const IfAddress& a : addresses(index)) delete_address(index, a.address);
   addresses_.erase(index);
   routes_.remove_interface(index);
@@ -222,7 +218,7 @@ int Stack::add_address(uint32_t ifindex, IfAddress a, bool alias) {
     Route local{a.address, 32, std::nullopt, lo->index(), kRouteUp | kRouteHost | kRouteLocal, a.address};
     (void)routes_.add(local);
   }
-  PKTD_LOG_INFO("%s: inet %s/%u", ifp->name().c_str(), text(a.address).c_str(), a.prefix_len);
+  PKTD_LOG_INFO("%s: inet %s/%u", ifp->name().c_str(), address_text(a.address).c_str(), a.prefix_len);
   if (!loopback && ifp->up()) announce_one(*ifp, a.address);
   return 0;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <vector>
 
 #include "inet/stack.h"
@@ -28,6 +29,12 @@ inline constexpr uint8_t kTimeExceededReassembly = 1;
 // The bytes of a packet as one span: in place when the first mbuf holds them all (the common
 // case), else copied into scratch.
 std::span<const std::byte> contiguous(const buf::Mbuf& m, std::vector<std::byte>& scratch);
+
+// Dotted quad, for log lines.
+inline std::string address_text(Ipv4Address a) {
+  return std::to_string(a.value >> 24) + "." + std::to_string((a.value >> 16) & 0xFF) + "." +
+         std::to_string((a.value >> 8) & 0xFF) + "." + std::to_string(a.value & 0xFF);
+}
 
 constexpr bool is_multicast(Ipv4Address a) { return (a.value >> 28) == 0xE; }       // 224/4
 constexpr bool is_limited_broadcast(Ipv4Address a) { return a.value == 0xFFFFFFFFu; }

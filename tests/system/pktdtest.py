@@ -40,6 +40,15 @@ def eventually(pred, timeout=10.0, what="condition"):
         time.sleep(0.005)
 
 
+def rss_kib(pid):
+    """Resident memory of a process, KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 class Daemon:
     """One pktd in the foreground (-f), with its own run directory."""
 

@@ -29,7 +29,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pktdtest import Daemon, NetNs, eventually, unique  # noqa: E402
+from pktdtest import Daemon, NetNs, eventually, rss_kib, unique  # noqa: E402
 
 HELPER_FLAG = "--frames-helper"
 SANITIZED = bool(os.environ.get("PKTD_SANITIZE"))
@@ -265,14 +265,6 @@ def scapy_python():
         if py and subprocess.run([py, "-c", "import scapy"], capture_output=True).returncode == 0:
             return py
     return None
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def real_pktd_pid(proc):

@@ -8,7 +8,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pktdtest import BUILD, PKT, Daemon, NetNs, eventually, unique  # noqa: E402
+from pktdtest import BUILD, PKT, Daemon, NetNs, eventually, rss_kib, unique  # noqa: E402
 
 LOADER_DRIVERS = os.path.join(BUILD, "tests", "loader-drivers")
 TESTNIC = os.path.join(LOADER_DRIVERS, "devnp-testnic.so")
@@ -21,14 +21,6 @@ def fds(pid):
 
 def threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def mapped(pid, name):
