@@ -21,6 +21,28 @@ void count_parse_error(IpCounters& c, wire::ParseError e) {
 
 bool is_loopback_if(const net::Ifnet& ifp) { return (ifp.flags() & PKTD_IFF_LOOPBACK) != 0; }
 
+// RFC 791 3.1 option format: End of Option List and No Operation are one octet; every other
+// option has a length octet covering itself, at least 2, within the header. Returns the offset
+// from the start of the IPv4 header of the first octet in error, or 0 when the list is sound.
+size_t malformed_option(std::span<const std::byte> options) {
+  constexpr uint8_t kEndOfList = 0, kNoOperation = 1;
+  size_t i = 0;
+  while (i < options.size()) {
+    uint8_t type = wire::load_u8(options, i);
+    if (type == kEndOfList) return 0;
+    if (type == kNoOperation) {
+      ++i;
+      continue;
+    }
+    size_t length_at = i + 1;
+    if (length_at >= options.size()) return wire::Ipv4View::kMinHeaderLength + length_at;
+    size_t length = wire::load_u8(options, length_at);
+    if (length < 2 || i + length > options.size()) return wire::Ipv4View::kMinHeaderLength + length_at;
+    i += length;
+  }
+  return 0;
+}
+
 }  // namespace
 
 // RFC 1122 3.2.1.3: a source that is not a unique host is discarded silently.
@@ -47,7 +69,16 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
     ++c.bad_source;
     return;
   }
-  if (!ip->options().empty()) ++c.with_options;  // skipped: RFC 1122 3.2.1.8
+  if (!ip->options().empty()) {
+    ++c.with_options;  // not interpreted: RFC 1122 3.2.1.8
+    // But a list that cannot be walked is a header error: RFC 1122 3.2.2.5 says tell the
+    // sender with a Parameter Problem pointing at the octet (Linux does the same).
+    if (size_t pointer = malformed_option(ip->options()); pointer != 0) {
+      ++c.bad_options;
+      icmp_error(s, *m, kIcmpParameterProblem, 0, static_cast<uint32_t>(pointer) << 24, link_broadcast);
+      return;
+    }
+  }
   Ipv4Address dst = ip->destination();
   if (is_loopback_net(dst) && !is_loopback_if(ifp)) {
     ++c.not_for_us;  // RFC 1122 3.2.1.3 (g): 127/8 from a network (Linux: martian destination)

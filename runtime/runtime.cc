@@ -121,9 +121,12 @@ void Runtime::start() {
     w->index = i;
     workers_.push_back(std::move(w));
   }
-  for (auto& w : workers_) {
-    Worker* raw = w.get();
+  for (unsigned i = 0; i < workers_.size(); ++i) {
+    Worker* raw = workers_[i].get();
     raw->thread = std::thread([this, raw] { worker_loop(*raw); });
+    // Named by the creator too, so that every thread carries its name once start() returns
+    // (the thread's own naming may come later; `pkt threads` and tests look at once).
+    pthread_setname_np(raw->thread.native_handle(), ("pktd-worker" + std::to_string(i)).c_str());
   }
   watchdog_ = std::make_unique<Watchdog>(*this);
 }

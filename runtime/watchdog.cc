@@ -40,6 +40,7 @@ Watchdog::Watchdog(Runtime& rt) : rt_(rt), threshold_(rt.config().stack_watchdog
     register_current_thread(ThreadKind::watchdog, "pktd-watchdog");
     loop();
   });
+  pthread_setname_np(thread_.native_handle(), "pktd-watchdog");  // named once the constructor returns
 }
 
 Watchdog::~Watchdog() {

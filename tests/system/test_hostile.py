@@ -207,7 +207,8 @@ def frames_helper(config):
             if ICMP in p:
                 c = p[ICMP]
                 d["icmp"] = {"type": num(c.type), "code": num(c.code),
-                             "id": num(getattr(c, "id", None)), "seq": num(getattr(c, "seq", None))}
+                             "id": num(getattr(c, "id", None)), "seq": num(getattr(c, "seq", None)),
+                             "ptr": num(getattr(c, "ptr", None))}
                 if IPerror in p:
                     q = p[IPerror]
                     d["quoted"] = {"src": q.src, "dst": q.dst, "proto": num(q.proto),
@@ -548,15 +549,24 @@ class HostileInput(unittest.TestCase):
 
     def test_ipv4_options_are_skipped_and_the_echo_answered(self):
         frames = self.counted(["to_pktd(options=[IPOption_Router_Alert()]) / ICMP(id=81, seq=9)",
-                               "to_pktd(options=[IPOption_NOP()] * 8) / ICMP(id=81, seq=10)",
-                               # a timestamp option claiming 255 octets in a 4-octet field
-                               r"to_pktd(options=IPOption(b'\x44\xff\x05\x00'))"
-                               r" / ICMP(id=81, seq=11)"],
-                              {"ip.with_options": 3, "icmp.echo_requests": 3,
-                               "icmp.echo_replies_sent": 3})
+                               "to_pktd(options=[IPOption_NOP()] * 8) / ICMP(id=81, seq=10)"],
+                              {"ip.with_options": 2, "icmp.echo_requests": 2,
+                               "icmp.echo_replies_sent": 2})
         replies = icmp_frames(frames, 0)
         self.assertEqual(sorted((r["icmp"]["id"], r["icmp"]["seq"]) for r in replies),
-                         [(81, 9), (81, 10), (81, 11)])
+                         [(81, 9), (81, 10)])
+
+    def test_ipv4_options_that_lie_get_a_parameter_problem(self):
+        # A timestamp option claiming 255 octets in a 4-octet list: RFC 1122 3.2.2.5, a Parameter
+        # Problem pointing at the length octet (offset 21 of the header), and no echo reply.
+        frames = self.counted([r"to_pktd(options=IPOption(b'\x44\xff\x05\x00'))"
+                               r" / ICMP(id=81, seq=11)"],
+                              {"ip.with_options": 1, "ip.bad_options": 1,
+                               "icmp.errors_sent": 1, "icmp.parameter_problem_sent": 1})
+        self.assertEqual(icmp_frames(frames, 0), [])
+        problems = icmp_frames(frames, 12, 0)
+        self.assertEqual([p["icmp"]["ptr"] for p in problems], [21])
+        self.assertEqual(problems[0]["quoted"]["proto"], 1)  # it quotes the echo request
 
     def test_bytes_after_the_total_length_are_padding(self):
         # Junk after Total Length is link padding: trimmed, so the echo (its checksum covers only

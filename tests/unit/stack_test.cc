@@ -116,7 +116,8 @@ uint64_t stat(const Stack& s, const std::string& group, const std::string& name)
 std::span<const std::byte> text(const std::string& s) { return bytes_of(s); }
 
 // An Ethernet frame from B's MAC to A's carrying an ICMP echo request, every checksum right.
-std::string echo_frame(Ipv4Address src, Ipv4Address dst, uint16_t sequence) {
+std::string echo_frame(Ipv4Address src, Ipv4Address dst, uint16_t sequence,
+                       std::span<const std::byte> options = {}) {
   std::vector<std::byte> data(8, std::byte{0x5a});
   auto icmp = wire::Icmpv4Message::echo(8, 0x7777, sequence, data);
   wire::Ipv4Header h;
@@ -124,6 +125,7 @@ std::string echo_frame(Ipv4Address src, Ipv4Address dst, uint16_t sequence) {
   h.protocol = wire::kIpProtocolIcmp;
   h.source = src;
   h.destination = dst;
+  h.options = options;
   h.payload_length = icmp.length();
   wire::EthernetHeader eth{MacAddress{kMacA}, MacAddress{kMacB}, std::nullopt,
                            wire::kEthertypeIpv4};
@@ -1079,6 +1081,33 @@ TEST_F(StackTest, LoopbackDestinationFromTheWireIsDropped) {
   deliver(echo_frame(ip(127, 0, 0, 1), kA, 3));  // a loopback source from the wire
   EXPECT_EQ(stat(*a, "ip", "bad_source"), 1u);
   EXPECT_EQ(stat(*a, "icmp", "echo_replies_sent"), 1u);
+}
+
+TEST_F(StackTest, MalformedOptionsGetAParameterProblemPointingAtTheOctet) {
+  ping_once();
+  auto deliver = [&](const std::string& frame) {
+    buf::MbufPtr m = buf::packet_from(bytes_of(frame));
+    ASSERT_TRUE(m);
+    eth_a->input(std::move(m));
+    env->run();
+  };
+  const std::array<std::byte, 4> sound{std::byte{1}, std::byte{1}, std::byte{1}, std::byte{0}};
+  deliver(echo_frame(kB, kA, 1, sound));  // NOP NOP NOP EOL: skipped, answered
+  EXPECT_EQ(stat(*a, "icmp", "echo_replies_sent"), 1u);
+  wire->clear_log();
+  // A timestamp option claiming 255 octets in a 4-octet list: the length octet (header offset 21)
+  // is in error (RFC 1122 3.2.2.5).
+  const std::array<std::byte, 4> lying{std::byte{0x44}, std::byte{0xff}, std::byte{5}, std::byte{0}};
+  deliver(echo_frame(kB, kA, 2, lying));
+  EXPECT_EQ(stat(*a, "ip", "bad_options"), 1u);
+  EXPECT_EQ(stat(*a, "icmp", "echo_replies_sent"), 1u);
+  EXPECT_EQ(stat(*a, "icmp", "parameter_problem_sent"), 1u);
+  EXPECT_EQ(count(0, [](const std::string& f) {
+              if (!is_icmp(f, 12, 0)) return false;
+              auto m = wire::Icmpv4View::parse(ipv4(f)->payload());
+              return m && m->pointer() == 21;
+            }),
+            1u);
 }
 
 // --- malformed input ---
