@@ -70,20 +70,27 @@ bool Client::send_raw(const std::string& message, std::string* error) {
   return false;
 }
 
+namespace {
+// A server that closed with our request unread makes the next recv report ECONNRESET (once), even
+// when its last message, the reason, still waits to be read: read again past it. That close may
+// land between any two of our calls, so every recv here goes through this.
+ssize_t recv_past_reset(int fd, void* buf, size_t len, int flags) {
+  ssize_t n = recv(fd, buf, len, flags);
+  if (n < 0 && errno == ECONNRESET) n = recv(fd, buf, len, flags | MSG_DONTWAIT);
+  return n;
+}
+}  // namespace
+
 bool Client::receive_raw(std::string* message, std::string* error) {
   if (!wait_readable(fd_, timeout_, error)) return false;
   // Peek with MSG_TRUNC: a SEQPACKET socket then tells the whole message's size, so a reply of
   // any size is read whole.
   char probe = 0;
-  ssize_t size = recv(fd_, &probe, 1, MSG_PEEK | MSG_TRUNC);
-  // A server that closed with our request unread reports ECONNRESET first (once), even when
-  // its last message, the reason, still waits to be read.
-  if (size < 0 && errno == ECONNRESET)
-    size = recv(fd_, &probe, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+  ssize_t size = recv_past_reset(fd_, &probe, 1, MSG_PEEK | MSG_TRUNC);
   if (size < 0) return fail(error, std::string("cannot read from pktd: ") + std::strerror(errno));
   if (size == 0) return fail(error, "pktd closed the connection");
   message->assign(static_cast<size_t>(size), '\0');
-  ssize_t n = recv(fd_, message->data(), message->size(), 0);
+  ssize_t n = recv_past_reset(fd_, message->data(), message->size(), 0);
   if (n != size) return fail(error, std::string("cannot read from pktd: ") + std::strerror(errno));
   return true;
 }
@@ -95,7 +102,8 @@ bool Client::call(const std::string& op, const nlohmann::json& args, Reply* repl
   if (!send_raw(encode(make_request(op, args)), error)) {
     // A server that turned the connection away (too many clients) closed it after saying why:
     // the send fails, but that message may still be waiting.
-    bool told = errno == EPIPE && receive_raw(&text, &why) && parse_reply(text, reply, &why);
+    bool told = (errno == EPIPE || errno == ECONNRESET) && receive_raw(&text, &why) &&
+                parse_reply(text, reply, &why);
     return told;
   }
   if (!receive_raw(&text, error)) return false;

@@ -377,6 +377,7 @@ ctl::Result<ctl::CaptureRead> Backend::capture_read(uint64_t session, uint32_t m
     (void)rt_.tsleep(s, wait_ms);
     s = stack->captures().find(session);  // it may have been stopped meanwhile
     if (s == nullptr) return {{}, error(ENOENT, "capture session " + std::to_string(session) + " ended")};
+    s->last_read = rt_.clock().now();  // the idle timeout counts from the end of a read
   }
   ctl::Result<ctl::CaptureRead> r;
   r.value.link_type = s->link_type;
@@ -387,7 +388,7 @@ ctl::Result<ctl::CaptureRead> Backend::capture_read(uint64_t session, uint32_t m
     inet::Frame& f = s->frames.front();
     if (!r.value.frames.empty() && data >= kMaxReplyData) break;
     data += f.data.size();
-    s->bytes -= f.data.size();
+    s->bytes -= f.data.size() + inet::CaptureHub::kFrameOverhead;
     r.value.frames.push_back({f.time_ns, f.outgoing, f.original_length, std::move(f.data)});
     s->frames.pop_front();
   }

@@ -25,6 +25,12 @@ void count_parse_error(ArpCounters& c, wire::ParseError e) {
   }
 }
 
+bool on_link(const std::vector<IfAddress>& list, Ipv4Address a) {
+  for (const IfAddress& ia : list)
+    if (in_prefix(a, ia.address, ia.prefix_len)) return true;
+  return false;
+}
+
 bool has_address(const std::vector<IfAddress>& list, Ipv4Address a) {
   for (const IfAddress& ia : list)
     if (ia.address == a) return true;
@@ -95,11 +101,16 @@ void Stack::Private::arp_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m) {
     return;
   }
   const auto& mine = s.addresses_[ifp.index()];
-  if (sender.value != 0 && has_address(mine, sender)) {
-    // RFC 5227 2.4: someone else uses our address. Log it; keep ours (no defence yet).
+  if (sender.value != 0 && !is_loopback_net(sender) && s.is_local_address(sender)) {
+    // RFC 5227 2.4: someone else uses one of our addresses. Count every one; log at most one a
+    // second, so a peer cannot flood the log. Ours is kept (no defence yet).
     ++c.duplicate_address;
-    PKTD_LOG_WARN("%s: duplicate address %s in use by %s", ifp.name().c_str(), address_text(sender).c_str(),
-                  net::format_mac(sender_mac.octets).c_str());
+    time::TimePoint now = s.env_.clock().now();
+    if (now - s.duplicate_logged_ >= std::chrono::seconds(1) || s.duplicate_logged_ == time::TimePoint{}) {
+      s.duplicate_logged_ = now;
+      PKTD_LOG_WARN("%s: duplicate address %s in use by %s", ifp.name().c_str(),
+                    address_text(sender).c_str(), net::format_mac(sender_mac.octets).c_str());
+    }
     return;
   }
   // Senders IPv4 would refuse as a source (127/8, class E, a broadcast) are not learned either.
@@ -113,8 +124,10 @@ void Stack::Private::arp_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m) {
   ArpEntry* e = sender.value != 0 ? s.arp_.find(ifp.index(), sender) : nullptr;
   if (e != nullptr) {
     arp_resolved(s, ifp, *e, sender_mac, now);
-  } else if (for_us && request && sender.value != 0) {
-    // RFC 826: a request for us adds the sender (it will talk to us next).
+  } else if (for_us && request && sender.value != 0 && on_link(mine, sender)) {
+    // RFC 826: a request for us adds the sender (it will talk to us next). Only a sender on one
+    // of our networks: we would never send to another one directly, and learning any address a
+    // peer names would let it churn the cache.
     std::vector<buf::MbufPtr> evicted;
     e = s.arp_.create(ifp.index(), sender, now, &evicted);
     c.held_packets_dropped += evicted.size();

@@ -30,13 +30,19 @@ ArpEntry* ArpCache::create(uint32_t ifindex, wire::Ipv4Address a, time::TimePoin
   return &e;
 }
 
-// A flood of unresolvable destinations fills the cache with incomplete entries; the oldest
-// non-permanent entry makes room, so resolution keeps working for new destinations.
+// A flood of unresolvable destinations fills the cache with incomplete entries: the oldest of
+// those goes first, so resolution keeps working for new destinations and a flood cannot push out
+// the neighbours in use (the gateway). Without one, the reachable entry closest to expiry goes.
 bool ArpCache::evict_one(std::vector<buf::MbufPtr>* evicted_held) {
   auto victim = entries_.end();
+  auto better = [](const ArpEntry& a, const ArpEntry& b) {
+    bool a_incomplete = a.state == ArpState::incomplete, b_incomplete = b.state == ArpState::incomplete;
+    if (a_incomplete != b_incomplete) return a_incomplete;
+    return a_incomplete ? a.created < b.created : a.deadline < b.deadline;
+  };
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->second.state == ArpState::permanent) continue;
-    if (victim == entries_.end() || it->second.created < victim->second.created) victim = it;
+    if (victim == entries_.end() || better(it->second, victim->second)) victim = it;
   }
   if (victim == entries_.end()) return false;
   for (auto& m : take_held(victim->second)) evicted_held->push_back(std::move(m));

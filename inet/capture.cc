@@ -49,7 +49,7 @@ void CaptureHub::record(uint32_t ifindex, const buf::Mbuf& m, bool outgoing, int
   for (auto& [id, s] : sessions_) {
     if (s.ifindex != ifindex || s.closed) continue;
     size_t keep = std::min<size_t>(len, s.snaplen);
-    if (s.bytes + keep > kMaxBytesPerSession) {
+    if (s.bytes + keep + kFrameOverhead > kMaxBytesPerSession) {
       ++s.dropped;  // the reader is slow: lose this frame, keep the older ones
       continue;
     }
@@ -59,7 +59,7 @@ void CaptureHub::record(uint32_t ifindex, const buf::Mbuf& m, bool outgoing, int
     f.original_length = static_cast<uint32_t>(len);
     f.data.resize(keep);
     (void)buf::copy_data(m, 0, std::as_writable_bytes(std::span<char>(f.data.data(), keep)));
-    s.bytes += keep;
+    s.bytes += keep + kFrameOverhead;
     s.frames.push_back(std::move(f));
     if (on_frame) on_frame(&s);
   }

@@ -27,6 +27,9 @@ class CaptureHub {
  public:
   static constexpr size_t kMaxBytesPerSession = 8u << 20;
   static constexpr size_t kMaxSessions = 16;
+  // What a frame costs against kMaxBytesPerSession besides its data (the Frame and its queue
+  // slot): a snap length of 1 must not let millions of frames pile up.
+  static constexpr size_t kFrameOverhead = sizeof(Frame) + 32;
 
   struct Session {
     uint32_t ifindex = 0;

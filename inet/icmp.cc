@@ -59,11 +59,15 @@ void Stack::Private::icmp_input(Stack& s, net::Ifnet&, const wire::Ipv4View& ip,
       auto reply = wire::Icmpv4Message::echo(kIcmpEchoReply, icmp->echo_identifier(),
                                              icmp->echo_sequence(), icmp->payload());
       buf::MbufPtr m = message_packet(reply);
-      if (!m) return;
+      if (!m) {
+        ++c.no_buffers;
+        return;
+      }
       SendOptions o;
       o.source = ip.destination();
       o.tos = ip.tos();
       if (s.ip_output(std::move(m), wire::kIpProtocolIcmp, ip.source(), o) == 0) ++c.echo_replies_sent;
+      else ++c.reply_failed;  // no route back, or the link refused it (ip counts which)
       return;
     }
     case kIcmpEchoReply: {
@@ -138,7 +142,10 @@ void Stack::Private::icmp_error(Stack& s, const buf::Mbuf& offending, uint8_t ty
   auto quoted = ip->bytes().first(std::min(ip->bytes().size(), kMaxQuoted));
   wire::Icmpv4Message msg{type, code, extra, quoted};
   buf::MbufPtr m = message_packet(msg);
-  if (!m) return;
+  if (!m) {
+    ++c.no_buffers;
+    return;
+  }
   SendOptions o;
   if (s.is_local_address(ip->destination())) o.source = ip->destination();  // the address asked
   if (s.ip_output(std::move(m), wire::kIpProtocolIcmp, ip->source(), o) != 0) return;

@@ -51,7 +51,13 @@ bool Stack::Private::bad_source(Stack& s, const net::Ifnet& ifp, Ipv4Address src
   if (is_loopback_net(src) && !is_loopback_if(ifp)) return true;  // a martian from the wire
   // Our own address coming in from a network is spoofed or looped (Linux: martian source).
   if (!is_loopback_if(ifp) && s.is_local_address(src)) return true;
-  return Stack::Private::is_broadcast_for(s, ifp.index(), src);
+  // "This network" (0/8) may only be a source while a host learns its address, to the limited
+  // broadcast (RFC 1122 3.2.1.3 (a), (b)); pktd has no DHCP server, so it is a bad source here.
+  if ((src.value >> 24) == 0) return true;
+  // A broadcast address of any of our networks: a reply would be a broadcast on that network.
+  for (const auto& [index, list] : s.addresses_)
+    if (Stack::Private::is_broadcast_for(s, index, src)) return true;
+  return false;
 }
 
 void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool link_broadcast) {
@@ -69,16 +75,6 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
     ++c.bad_source;
     return;
   }
-  if (!ip->options().empty()) {
-    ++c.with_options;  // not interpreted: RFC 1122 3.2.1.8
-    // But a list that cannot be walked is a header error: RFC 1122 3.2.2.5 says tell the
-    // sender with a Parameter Problem pointing at the octet (Linux does the same).
-    if (size_t pointer = malformed_option(ip->options()); pointer != 0) {
-      ++c.bad_options;
-      icmp_error(s, *m, kIcmpParameterProblem, 0, static_cast<uint32_t>(pointer) << 24, link_broadcast);
-      return;
-    }
-  }
   Ipv4Address dst = ip->destination();
   if (is_loopback_net(dst) && !is_loopback_if(ifp)) {
     ++c.not_for_us;  // RFC 1122 3.2.1.3 (g): 127/8 from a network (Linux: martian destination)
@@ -89,6 +85,17 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
   if (!local) {
     ++c.not_for_us;  // a host does not forward (RFC 1122 3.3.1)
     return;
+  }
+  if (!ip->options().empty()) {
+    ++c.with_options;  // not interpreted: RFC 1122 3.2.1.8
+    // But a list that cannot be walked is a header error: RFC 1122 3.2.2.5 says tell the
+    // sender with a Parameter Problem pointing at the octet (Linux does the same) --
+    // about datagrams for us only: one we would not take is dropped silently.
+    if (size_t pointer = malformed_option(ip->options()); pointer != 0) {
+      ++c.bad_options;
+      icmp_error(s, *m, kIcmpParameterProblem, 0, static_cast<uint32_t>(pointer) << 24, link_broadcast);
+      return;
+    }
   }
   if (ip->is_fragment()) {
     ++c.fragments_received;
@@ -145,11 +152,17 @@ int Stack::ip_output(buf::MbufPtr payload, uint8_t protocol, Ipv4Address destina
     return ENETUNREACH;
   }
   Ipv4Address source = options.source;
-  if (source.value != 0 && !is_local_address(source)) return EADDRNOTAVAIL;
+  if (source.value != 0 && !is_local_address(source)) {
+    ++c.no_source_address;
+    return EADDRNOTAVAIL;
+  }
   if (source.value == 0) source = route.source;
   if (source.value == 0) {
     const IfAddress* a = Private::address_for(*this, route.ifindex, route.gateway.value_or(destination));
-    if (a == nullptr) return EADDRNOTAVAIL;
+    if (a == nullptr) {
+      ++c.no_source_address;  // the interface has no address yet
+      return EADDRNOTAVAIL;
+    }
     source = a->address;
   }
   size_t payload_length = payload->pkthdr.len;
@@ -167,7 +180,10 @@ int Stack::ip_output(buf::MbufPtr payload, uint8_t protocol, Ipv4Address destina
   h.source = source;
   h.destination = destination;
   h.payload_length = payload_length;
-  if (!h.emit(packet->bytes())) return EMSGSIZE;  // over 65535 octets
+  if (!h.emit(packet->bytes())) {
+    ++c.too_long;  // over 65535 octets
+    return EMSGSIZE;
+  }
   ++c.sent;
   return Private::ip_send_packet(*this, std::move(packet), route, destination);
 }

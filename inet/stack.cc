@@ -89,6 +89,7 @@ void Stack::attach(net::Ifnet& ifp) {
     bool post = false;
     {
       std::lock_guard lock(input_mutex_);
+      if (shutting_down_.load(std::memory_order_relaxed)) return;  // freed by m's destructor
       if (input_len_ >= config_.input_queue_max) {
         input_dropped_full_.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -107,7 +108,8 @@ void Stack::attach(net::Ifnet& ifp) {
       });
     }
   });
-  if ((ifp.flags() & PKTD_IFF_LOOPBACK) != 0) add_address(ifp.index(), kLoopbackAddress, false);
+  if ((ifp.flags() & PKTD_IFF_LOOPBACK) != 0)
+    lo_has_loopback_net_ = add_address(ifp.index(), kLoopbackAddress, false) == 0;
 }
 
 void Stack::detach(net::Ifnet& ifp) {
@@ -168,7 +170,9 @@ bool Stack::is_local_address(Ipv4Address a) const {
   for (const auto& [index, list] : addresses_)
     for (const IfAddress& ia : list)
       if (ia.address == a) return true;
-  return false;
+  // All of 127/8 is this host once lo0 has 127.0.0.1/8 (RFC 1122 3.2.1.3 (g); Linux answers
+  // 127.0.0.2 too).
+  return is_loopback_net(a) && lo_has_loopback_net_;
 }
 
 const IfAddress* Stack::Private::address_for(Stack& s, uint32_t ifindex, Ipv4Address peer) {
@@ -202,14 +206,16 @@ int Stack::add_address(uint32_t ifindex, IfAddress a, bool alias) {
   if (is_local_address(a.address) && !on_this) return EEXIST;  // another interface has it
   // Given again (the same configuration twice, or a new prefix length): it replaces itself, as
   // BSD's ifconfig does.
+  bool was_primary = on_this && list.front().address == a.address;
   if (on_this) delete_address(ifindex, a.address);
-  if (!alias && !list.empty()) delete_address(ifindex, list.front().address);
+  if (!alias && !was_primary && !list.empty()) delete_address(ifindex, list.front().address);
   list.insert(list.begin(), a);
   if (alias) std::rotate(list.begin(), list.begin() + 1, list.end());  // an alias goes last
   bool loopback = (ifp->flags() & PKTD_IFF_LOOPBACK) != 0;
   // The connected route (unless another address already made one for this prefix).
   Route connected{a.network(), a.prefix_len, std::nullopt, ifindex, kRouteUp | kRouteConnected, a.address};
-  (void)routes_.add(connected);
+  // A /32 has no network beside itself: its only route is the local one through lo0 below.
+  if (loopback || a.prefix_len < 32) (void)routes_.add(connected);
   // Local delivery goes through lo0, as BSD's local host routes do.
   net::Ifnet* lo = nullptr;
   for (net::Ifnet* i : interfaces_.list())

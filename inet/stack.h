@@ -160,6 +160,8 @@ class Stack : private net::Interfaces::Observer {
   std::map<uint32_t, std::vector<IfAddress>> addresses_;
   std::map<uint16_t, std::function<void(const EchoEvent&)>> echo_listeners_;
   uint16_t next_ip_id_ = 1;
+  bool lo_has_loopback_net_ = false;  // lo0 holds 127.0.0.1/8
+  time::TimePoint duplicate_logged_{};  // the last "duplicate address" log line
   // ICMP error token bucket.
   double icmp_tokens_ = 0;
   time::TimePoint icmp_refilled_{};

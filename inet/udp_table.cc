@@ -6,8 +6,10 @@
 namespace pktd::inet {
 
 bool UdpSocket::deliver(ReceivedDatagram d) {
-  if (queued_bytes_ + d.data.size() > receive_limit) return false;
-  queued_bytes_ += d.data.size();
+  // Charged with its bookkeeping, as Linux charges truesize: empty datagrams fill a queue too.
+  size_t charge = d.data.size() + kDatagramOverhead;
+  if (queued_bytes_ + charge > receive_limit) return false;
+  queued_bytes_ += charge;
   queue_.push_back(std::move(d));
   if (on_readable) on_readable();
   return true;
@@ -17,7 +19,7 @@ bool UdpSocket::pop(ReceivedDatagram* out) {
   if (queue_.empty()) return false;
   *out = std::move(queue_.front());
   queue_.pop_front();
-  queued_bytes_ -= out->data.size();
+  queued_bytes_ -= out->data.size() + kDatagramOverhead;
   return true;
 }
 

@@ -30,7 +30,8 @@ class UdpSocket {
  public:
   UdpEndpoint local;
   UdpEndpoint remote;  // port 0: not connected
-  size_t receive_limit = 212992;  // octets queued (Linux's default rmem)
+  size_t receive_limit = 212992;  // octets queued, bookkeeping included (Linux's default rmem)
+  static constexpr size_t kDatagramOverhead = sizeof(ReceivedDatagram) + 32;
 
   bool readable() const { return !queue_.empty(); }
   size_t queued_bytes() const { return queued_bytes_; }

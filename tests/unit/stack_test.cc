@@ -856,6 +856,34 @@ TEST_F(StackTest, DeleteAddressRemovesItsConnectedAndLocalRoutes) {
 
 // --- addresses ---
 
+TEST_F(StackTest, GivingThePrimaryAgainKeepsTheAliases) {
+  const Ipv4Address alias = ip(198, 18, 1, 5);
+  ASSERT_EQ(a->add_address(ia(), {alias, 24}, true), 0);
+  ASSERT_EQ(a->add_address(ia(), {kA, 24}, false), 0);  // the same configuration, run again
+  auto list = a->addresses(ia());
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].address, kA);
+  EXPECT_EQ(list[1].address, alias);
+  EXPECT_NE(a->routes().find(alias, 32), nullptr);  // its local route stays
+}
+
+TEST_F(StackTest, SourcesThatAreNotAUniqueHostAreDropped) {
+  ping_once();
+  auto deliver = [&](const std::string& frame) {
+    buf::MbufPtr m = buf::packet_from(bytes_of(frame));
+    ASSERT_TRUE(m);
+    eth_a->input(std::move(m));
+    env->run();
+  };
+  const uint64_t replies = stat(*a, "icmp", "echo_replies_sent");
+  deliver(echo_frame(ip(0, 0, 0, 0), kA, 1));         // "this host" (RFC 1122 3.2.1.3 (a))
+  deliver(echo_frame(ip(0, 1, 2, 3), kA, 2));         // "this network"
+  deliver(echo_frame(ip(198, 18, 1, 255), kA, 3));    // our network's broadcast
+  deliver(echo_frame(kA, kA, 4));                      // our own address, from the wire
+  EXPECT_EQ(stat(*a, "ip", "bad_source"), 4u);
+  EXPECT_EQ(stat(*a, "icmp", "echo_replies_sent"), replies);
+}
+
 TEST_F(StackTest, AddAddressRejectsWhatIsNotAHostAddress) {
   EXPECT_EQ(a->add_address(ia(), {ip(0, 0, 0, 0), 24}, true), EINVAL);
   EXPECT_EQ(a->add_address(ia(), {ip(224, 0, 0, 1), 24}, true), EINVAL);
