@@ -252,6 +252,14 @@ class StackTest : public ::testing::Test {
   uint32_t ib() const { return eth_b->index(); }
 
   // Resolves A <-> B with one ping and forgets the traffic.
+  // A frame as A's interface receives it from the wire, and everything it causes.
+  void deliver(const std::string& frame) {
+    buf::MbufPtr m = buf::packet_from(bytes_of(frame));
+    ASSERT_TRUE(m);
+    eth_a->input(std::move(m));
+    env->run();
+  }
+
   void ping_once() {
     ASSERT_EQ(a->send_echo(kB, kPingId, 999, 56, 0), 0);
     env->run();
@@ -869,12 +877,6 @@ TEST_F(StackTest, GivingThePrimaryAgainKeepsTheAliases) {
 
 TEST_F(StackTest, SourcesThatAreNotAUniqueHostAreDropped) {
   ping_once();
-  auto deliver = [&](const std::string& frame) {
-    buf::MbufPtr m = buf::packet_from(bytes_of(frame));
-    ASSERT_TRUE(m);
-    eth_a->input(std::move(m));
-    env->run();
-  };
   const uint64_t replies = stat(*a, "icmp", "echo_replies_sent");
   deliver(echo_frame(ip(0, 0, 0, 0), kA, 1));         // "this host" (RFC 1122 3.2.1.3 (a))
   deliver(echo_frame(ip(0, 1, 2, 3), kA, 2));         // "this network"
@@ -1090,12 +1092,6 @@ TEST_F(StackTest, ShutdownWithQueuedFramesFreesThem) {
 // loopback source on the wire.
 TEST_F(StackTest, LoopbackDestinationFromTheWireIsDropped) {
   ping_once();
-  auto deliver = [&](const std::string& frame) {
-    buf::MbufPtr m = buf::packet_from(bytes_of(frame));
-    ASSERT_TRUE(m);
-    eth_a->input(std::move(m));
-    env->run();
-  };
   deliver(echo_frame(kB, kA, 1));  // the helper makes a frame A answers
   EXPECT_EQ(stat(*a, "icmp", "echo_replies_sent"), 1u);
   wire->clear_log();
@@ -1113,12 +1109,6 @@ TEST_F(StackTest, LoopbackDestinationFromTheWireIsDropped) {
 
 TEST_F(StackTest, MalformedOptionsGetAParameterProblemPointingAtTheOctet) {
   ping_once();
-  auto deliver = [&](const std::string& frame) {
-    buf::MbufPtr m = buf::packet_from(bytes_of(frame));
-    ASSERT_TRUE(m);
-    eth_a->input(std::move(m));
-    env->run();
-  };
   const std::array<std::byte, 4> sound{std::byte{1}, std::byte{1}, std::byte{1}, std::byte{0}};
   deliver(echo_frame(kB, kA, 1, sound));  // NOP NOP NOP EOL: skipped, answered
   EXPECT_EQ(stat(*a, "icmp", "echo_replies_sent"), 1u);
