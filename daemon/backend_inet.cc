@@ -1,14 +1,12 @@
 // The control socket's IPv4 requests, over inet::Stack. Stack context, on a pseudo-thread: ping,
 // udp_receive and capture_read sleep there (tsleep) until their event or timeout.
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 
 #include "buf/mbuf.h"
+#include "ctl/inet_text.h"
 #include "daemon/backend.h"
 
 namespace pktd::daemon {
@@ -19,17 +17,14 @@ namespace {
 
 ctl::Error error(int code, const std::string& message) { return {code, message}; }
 
+// Text forms are ctl/inet_text.h's (the same checks pkt makes before it asks).
 std::optional<Ipv4Address> parse_ipv4(const std::string& text) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
-  return Ipv4Address{ntohl(a.s_addr)};
+  auto a = ctl::parse_ipv4(text);
+  if (!a) return std::nullopt;
+  return Ipv4Address{*a};
 }
 
-std::string text(Ipv4Address a) {
-  in_addr in{htonl(a.value)};
-  char out[INET_ADDRSTRLEN];
-  return inet_ntop(AF_INET, &in, out, sizeof out);
-}
+std::string text(Ipv4Address a) { return ctl::format_ipv4(a.value); }
 
 std::string text(inet::UdpEndpoint e) {
   return (e.address.value == 0 ? std::string("*") : text(e.address)) + ":" +
@@ -44,29 +39,22 @@ struct Prefix {
 // "A.B.C.D/LEN", "A.B.C.D" (a host: /32) or "default" (0.0.0.0/0).
 std::optional<Prefix> parse_prefix(const std::string& word) {
   if (word == "default") return Prefix{{}, 0};
-  auto slash = word.find('/');
-  auto address = parse_ipv4(word.substr(0, slash));
-  if (!address) return std::nullopt;
-  if (slash == std::string::npos) return Prefix{*address, 32};
-  std::string len = word.substr(slash + 1);
-  if (len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  int n = std::stoi(len);
-  if (n > 32) return std::nullopt;
-  return Prefix{*address, static_cast<uint8_t>(n)};
+  if (word.find('/') == std::string::npos) {
+    auto host = parse_ipv4(word);
+    if (!host) return std::nullopt;
+    return Prefix{*host, 32};
+  }
+  auto p = ctl::parse_prefix(word);
+  if (!p) return std::nullopt;
+  return Prefix{{p->address}, static_cast<uint8_t>(p->length)};
 }
 
 std::optional<wire::MacAddress> parse_mac(const std::string& word) {
+  auto normal = ctl::normalize_mac(word);  // "02:70:00:00:00:a2"
+  if (!normal) return std::nullopt;
   wire::MacAddress mac;
-  unsigned v[6];
-  char extra;
-  if (std::sscanf(word.c_str(), "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                  &extra) != 6)
-    return std::nullopt;
-  for (int i = 0; i < 6; ++i) {
-    if (v[i] > 0xFF) return std::nullopt;
-    mac.octets[static_cast<size_t>(i)] = static_cast<uint8_t>(v[i]);
-  }
+  for (size_t i = 0; i < mac.octets.size(); ++i)
+    mac.octets[i] = static_cast<uint8_t>(std::stoul(normal->substr(i * 3, 2), nullptr, 16));
   return mac;
 }
 

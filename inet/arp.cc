@@ -39,30 +39,25 @@ bool has_address(const std::vector<IfAddress>& list, Ipv4Address a) {
 
 }  // namespace
 
-void Stack::Private::arp_request(Stack& s, net::Ifnet& ifp, Ipv4Address target, Ipv4Address sender) {
-  buf::MbufPtr m = buf::get_packet(buf::Wait::nowait, kArpPacketLength);
-  if (!m) {
-    ++s.counters_.arp.no_buffers;
-    return;
-  }
-  wire::ArpPacket p{wire::ArpOperation::request, MacAddress{ifp.mac()}, sender, MacAddress{}, target};
-  if (!buf::append(*m, std::span<const std::byte>(std::array<std::byte, kArpPacketLength>{}))) return;
-  (void)p.emit(m->bytes());
-  if (ether_output(s, ifp, std::move(m), MacAddress::broadcast(), wire::kEthertypeArp) == 0)
-    ++s.counters_.arp.requests_sent;
-}
-
-void Stack::Private::arp_reply(Stack& s, net::Ifnet& ifp, const wire::ArpView& request) {
+bool Stack::Private::send_arp(Stack& s, net::Ifnet& ifp, const wire::ArpPacket& p, MacAddress link_dst) {
   buf::MbufPtr m = buf::get_packet(buf::Wait::nowait, kArpPacketLength);
   if (!m || !buf::append(*m, std::span<const std::byte>(std::array<std::byte, kArpPacketLength>{}))) {
     ++s.counters_.arp.no_buffers;
-    return;
+    return false;
   }
+  (void)p.emit(m->bytes());
+  return ether_output(s, ifp, std::move(m), link_dst, wire::kEthertypeArp) == 0;
+}
+
+void Stack::Private::arp_request(Stack& s, net::Ifnet& ifp, Ipv4Address target, Ipv4Address sender) {
+  wire::ArpPacket p{wire::ArpOperation::request, MacAddress{ifp.mac()}, sender, MacAddress{}, target};
+  if (send_arp(s, ifp, p, MacAddress::broadcast())) ++s.counters_.arp.requests_sent;
+}
+
+void Stack::Private::arp_reply(Stack& s, net::Ifnet& ifp, const wire::ArpView& request) {
   wire::ArpPacket p{wire::ArpOperation::reply, MacAddress{ifp.mac()}, request.target_ip(),
                     request.sender_mac(), request.sender_ip()};
-  (void)p.emit(m->bytes());
-  if (ether_output(s, ifp, std::move(m), request.sender_mac(), wire::kEthertypeArp) == 0)
-    ++s.counters_.arp.replies_sent;
+  if (send_arp(s, ifp, p, request.sender_mac())) ++s.counters_.arp.replies_sent;
 }
 
 // Fills the entry and sends what waited for it.

@@ -109,9 +109,7 @@ bool Stack::Private::icmp_error_forbidden(Stack& s, const wire::Ipv4View& ip, bo
   if (src.value == 0 || is_multicast(src) || is_limited_broadcast(src) || is_reserved_class_e(src))
     return true;
   if (is_multicast(dst) || is_limited_broadcast(dst)) return true;
-  for (const auto& [index, list] : s.addresses_)
-    if (Stack::Private::is_broadcast_for(s, index, dst) || Stack::Private::is_broadcast_for(s, index, src))
-      return true;
+  if (is_our_broadcast(s, dst) || is_our_broadcast(s, src)) return true;
   if (ip.protocol() == wire::kIpProtocolIcmp) {
     auto payload = ip.payload();
     if (payload.empty() || is_error_type(wire::load_u8(payload, 0))) return true;

@@ -55,9 +55,7 @@ bool Stack::Private::bad_source(Stack& s, const net::Ifnet& ifp, Ipv4Address src
   // broadcast (RFC 1122 3.2.1.3 (a), (b)); pktd has no DHCP server, so it is a bad source here.
   if ((src.value >> 24) == 0) return true;
   // A broadcast address of any of our networks: a reply would be a broadcast on that network.
-  for (const auto& [index, list] : s.addresses_)
-    if (Stack::Private::is_broadcast_for(s, index, src)) return true;
-  return false;
+  return is_our_broadcast(s, src);
 }
 
 void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool link_broadcast) {
@@ -81,7 +79,7 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
     return;
   }
   bool to_broadcast = is_broadcast_for(s, ifp.index(), dst);
-  bool local = to_broadcast || s.is_local_address(dst) || (is_loopback_if(ifp) && is_loopback_net(dst));
+  bool local = to_broadcast || s.is_local_address(dst);  // 127/8 is local through lo0's /8
   if (!local) {
     ++c.not_for_us;  // a host does not forward (RFC 1122 3.3.1)
     return;
@@ -156,14 +154,10 @@ int Stack::ip_output(buf::MbufPtr payload, uint8_t protocol, Ipv4Address destina
     ++c.no_source_address;
     return EADDRNOTAVAIL;
   }
-  if (source.value == 0) source = route.source;
+  if (source.value == 0) source = Private::source_for(*this, route, destination);
   if (source.value == 0) {
-    const IfAddress* a = Private::address_for(*this, route.ifindex, route.gateway.value_or(destination));
-    if (a == nullptr) {
-      ++c.no_source_address;  // the interface has no address yet
-      return EADDRNOTAVAIL;
-    }
-    source = a->address;
+    ++c.no_source_address;  // the interface has no address yet
+    return EADDRNOTAVAIL;
   }
   size_t payload_length = payload->pkthdr.len;
   buf::MbufPtr packet = buf::prepend(std::move(payload), wire::Ipv4View::kMinHeaderLength);

@@ -193,6 +193,18 @@ bool Stack::Private::is_broadcast_for(Stack& s, uint32_t ifindex, Ipv4Address a)
   });
 }
 
+bool Stack::Private::is_our_broadcast(Stack& s, Ipv4Address a) {
+  for (const auto& [index, list] : s.addresses_)
+    if (is_broadcast_for(s, index, a)) return true;
+  return is_limited_broadcast(a);
+}
+
+Ipv4Address Stack::Private::source_for(Stack& s, const Route& route, Ipv4Address destination) {
+  if (route.source.value != 0) return route.source;
+  const IfAddress* a = address_for(s, route.ifindex, route.gateway.value_or(destination));
+  return a != nullptr ? a->address : Ipv4Address{};
+}
+
 int Stack::add_address(uint32_t ifindex, IfAddress a, bool alias) {
   net::Ifnet* ifp = Private::interface(*this, ifindex);
   if (ifp == nullptr) return ENXIO;
@@ -361,8 +373,7 @@ void Stack::slow_timer() {
   time::TimePoint now = env_.clock().now();
   Private::arp_timer(*this, now);
   std::vector<buf::MbufPtr> first_fragments;
-  size_t expired = reassembly_.expire(now, &first_fragments);
-  (void)expired;  // counted by the reassembler (statistics())
+  reassembly_.expire(now, &first_fragments);  // counted by the reassembler (statistics())
   for (const buf::MbufPtr& m : first_fragments)
     Private::icmp_error(*this, *m, kIcmpTimeExceeded, kTimeExceededReassembly, 0,
                         (m->pkthdr.flags & buf::kPktLinkGroup) != 0);

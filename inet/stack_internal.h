@@ -48,6 +48,11 @@ struct Stack::Private {
   static void tap(Stack& s, net::Ifnet& ifp, const buf::Mbuf& m, bool outgoing);
   static const IfAddress* address_for(Stack& s, uint32_t ifindex, Ipv4Address peer);
   static bool is_broadcast_for(Stack& s, uint32_t ifindex, Ipv4Address a);
+  // A broadcast address of any of our networks (or the limited broadcast).
+  static bool is_our_broadcast(Stack& s, Ipv4Address a);
+  // The source a datagram to destination takes along route: the route's own, else the address
+  // of its interface on the next hop's network, else the interface's primary; 0 if it has none.
+  static Ipv4Address source_for(Stack& s, const Route& route, Ipv4Address destination);
   // ether.cc
   static void frame_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m);
   static int ether_output(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, const MacAddress& dst,
@@ -58,6 +63,8 @@ struct Stack::Private {
   static int arp_resolve_and_send(Stack& s, net::Ifnet& ifp, Ipv4Address next_hop, buf::MbufPtr m);
   static void arp_request(Stack& s, net::Ifnet& ifp, Ipv4Address target, Ipv4Address sender);
   static void arp_timer(Stack& s, time::TimePoint now);
+  // Sends p to link_dst; true when the driver took it (no_buffers counted otherwise).
+  static bool send_arp(Stack& s, net::Ifnet& ifp, const wire::ArpPacket& p, MacAddress link_dst);
   static void arp_reply(Stack& s, net::Ifnet& ifp, const wire::ArpView& request);
   static void arp_resolved(Stack& s, net::Ifnet& ifp, ArpEntry& e, MacAddress mac, time::TimePoint now);
   static void arp_fail(Stack& s, ArpEntry& e);

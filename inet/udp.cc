@@ -50,11 +50,10 @@ int Stack::udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byt
       ++counters_.ip.no_route;
       return ENETUNREACH;
     }
-    from.address = r->source;
+    from.address = Private::source_for(*this, *r, to.address);
     if (from.address.value == 0) {
-      const IfAddress* a = Private::address_for(*this, r->ifindex, r->gateway.value_or(to.address));
-      if (a == nullptr) return EADDRNOTAVAIL;
-      from.address = a->address;
+      ++counters_.ip.no_source_address;
+      return EADDRNOTAVAIL;
     }
   }
   wire::UdpDatagram d{from.port, to.port, true, data};

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/thread_identity.h"
 #include "inet/route.h"
 #include "inet/stack.h"
@@ -974,6 +975,81 @@ TEST_F(StackTest, AnnounceRepeatsTheGratuitousArp) {
   env->run();
   EXPECT_EQ(count(0, [](const std::string& f) { return is_announcement(f, kA); }), 1u);
   EXPECT_EQ(stat(*a, "arp", "gratuitous_sent"), 2u);  // add_address's and this one
+}
+
+// An ARP request from B's MAC to A's link, claiming sender for itself and asking for target.
+std::string arp_request_frame(Ipv4Address sender, Ipv4Address target) {
+  wire::ArpPacket p{wire::ArpOperation::request, MacAddress{kMacB}, sender, MacAddress{}, target};
+  wire::EthernetHeader eth{MacAddress::broadcast(), MacAddress{kMacB}, std::nullopt,
+                           wire::kEthertypeArp};
+  std::string out(eth.length() + wire::ArpView::kLength, '\0');
+  auto bytes = std::as_writable_bytes(std::span<char>(out.data(), out.size()));
+  EXPECT_TRUE(eth.emit(bytes));
+  EXPECT_TRUE(p.emit(bytes.subspan(eth.length())));
+  return out;
+}
+
+TEST_F(StackTest, ArpAnswersButDoesNotLearnAnOffLinkSender) {
+  const Ipv4Address off_link = ip(198, 19, 9, 9);
+  deliver(arp_request_frame(off_link, kA));
+  EXPECT_EQ(count(0, [](const std::string& f) { return is_arp_reply_from(f, kA); }), 1u);
+  EXPECT_EQ(a->arp_cache().find(ia(), off_link), nullptr);
+  deliver(arp_request_frame(kB, kA));  // on the link: learnt (RFC 826)
+  EXPECT_NE(a->arp_cache().find(ia(), kB), nullptr);
+}
+
+TEST_F(StackTest, DuplicateAddressLogsAtMostOnceASecondAndCountsEach) {
+  pktd::log::Capture logs;
+  for (int i = 0; i < 5; ++i) deliver(arp_request_frame(kA, kB));  // someone claims A's address
+  EXPECT_EQ(stat(*a, "arp", "duplicate_address"), 5u);
+  auto lines = [&] {
+    std::string t = logs.text();
+    size_t n = 0;
+    for (size_t at = t.find("duplicate address"); at != std::string::npos;
+         at = t.find("duplicate address", at + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_EQ(lines(), 1u);
+  env->advance(1s);
+  deliver(arp_request_frame(kA, kB));
+  EXPECT_EQ(lines(), 2u);
+}
+
+TEST(ArpCacheTest, WhenFullIncompleteEntriesGoBeforeNeighboursInUse) {
+  ArpCache cache(ArpConfig{.max_entries = 2});
+  std::vector<buf::MbufPtr> evicted;
+  time::TimePoint t0{};
+  ArpEntry* gateway = cache.create(1, ip(198, 18, 1, 254), t0, &evicted);
+  ASSERT_NE(gateway, nullptr);
+  gateway->state = ArpState::reachable;  // the oldest entry, and in use
+  gateway->deadline = t0 + 1200s;
+  ASSERT_NE(cache.create(1, ip(198, 18, 1, 100), t0 + 1s, &evicted), nullptr);  // unresolved
+  ASSERT_NE(cache.create(1, ip(198, 18, 1, 101), t0 + 2s, &evicted), nullptr);  // full: one goes
+  EXPECT_NE(cache.find(1, ip(198, 18, 1, 254)), nullptr);
+  EXPECT_EQ(cache.find(1, ip(198, 18, 1, 100)), nullptr);
+  EXPECT_NE(cache.find(1, ip(198, 18, 1, 101)), nullptr);
+}
+
+TEST_F(StackTest, AHostAddressHasOnlyItsLocalRouteAndAnswers) {
+  const Ipv4Address host = ip(198, 18, 50, 1);
+  ASSERT_EQ(a->add_address(ia(), {host, 32}, true), 0);
+  const Route* r = a->routes().find(host, 32);
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->flags & kRouteLocal, 0u);
+  EXPECT_EQ(r->ifindex, lo_a->index());
+  ASSERT_EQ(a->send_echo(host, kPingId, 7, 56, 0), 0);
+  env->run();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].error);
+}
+
+TEST_F(StackTest, AllOfTheLoopbackNetworkAnswers) {
+  ASSERT_EQ(a->send_echo(ip(127, 0, 0, 2), kPingId, 8, 56, 0), 0);
+  env->run();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].error);
+  EXPECT_EQ(events[0].from, ip(127, 0, 0, 2));
 }
 
 // --- capture ---
