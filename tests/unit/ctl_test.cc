@@ -1218,7 +1218,7 @@ TEST(PktArgs, BadUsageExits2WithUsage) {
       {"ifconfig", "tap0", "mtu", "99999999999"},
       {"ifconfig", "tap0", "up", "now"},
       {"ifconfig", "-z"},
-      {"nicinfo", "a", "b"},
+      {"nicinfo", "-x"},
       {"mount"},
       {"mount", "-o"},
       {"mount", "tap", "sam"},
@@ -1310,6 +1310,12 @@ TEST_F(PktAgainstServer, IfconfigNicinfoThreads) {
   EXPECT_EQ(r.out, format_nicinfo(ctl::make_tap("tap0")));
   r = run_pkt({"threads"});
   EXPECT_NE(r.out.find("pktd-worker0  *"), std::string::npos) << r.out;
+}
+
+TEST_F(PktAgainstServer, NicinfoWithWordsIsADriverRequest) {
+  PktRun r = run_pkt({"nicinfo", "tap0", "link", "down"});
+  EXPECT_EQ(r.status, kExitOk) << r.err;
+  EXPECT_EQ(r.out, "tap0 says: link down\n");
 }
 
 TEST_F(PktAgainstServer, JsonOnEverySubcommand) {

@@ -169,6 +169,7 @@ std::string usage() {
          "  ifconfig IF [inet] A.B.C.D netmask M [alias] [up|down]\n"
          "  ifconfig IF [inet] A.B.C.D -alias   delete the address\n"
          "  nicinfo [IF]                   driver, link and counters\n"
+         "  nicinfo IF REQUEST...          a request for IF's driver (e.g. sam0 link down)\n"
          "  mount [-o opt=val,...] DRIVER  load a driver (a name like tap, or a path)\n"
          "  umount IF|/dev/io-net/IF       the same as ifconfig IF destroy\n"
          "  threads                        pktd's threads; * marks the stack context's holder\n"

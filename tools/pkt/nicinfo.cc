@@ -1,4 +1,4 @@
-// pkt nicinfo [IF]
+// pkt nicinfo [IF [REQUEST...]]
 #include <algorithm>
 #include <set>
 
@@ -74,6 +74,21 @@ std::string show_one(const json& result) {
   return format_nicinfo(result.get<ctl::InterfaceInfo>());
 }
 
+// The driver's reply as it wrote it, with the line end a terminal wants.
+std::string show_reply(const json& result) {
+  std::string reply = result.value("reply", "");
+  if (!reply.empty() && reply.back() != '\n') reply += '\n';
+  return reply;
+}
+
+// The words after the interface name, as one request for the driver (io-pkt: a driver's
+// devctl through nicinfo/ifconfig): "link down", "txhold 32", "loss=5".
+std::string join_request(const Args& args) {
+  std::string text;
+  for (size_t i = 1; i < args.size(); ++i) text += (i > 1 ? " " : "") + args[i];
+  return text;
+}
+
 }  // namespace
 
 std::string format_nicinfo(const ctl::InterfaceInfo& info) {
@@ -96,9 +111,13 @@ std::string format_nicinfo(const ctl::InterfaceInfo& info) {
 
 std::optional<Plan> plan_nicinfo(const Args& args, std::string* error) {
   if (args.empty()) return one_call("interfaces", json::object(), show_all);
-  if (args.size() == 1 && !args[0].starts_with("-"))
-    return one_call("interface", {{"name", args[0]}}, show_one);
-  *error = "nicinfo: expected at most one interface name";
+  if (args[0].starts_with("-")) {
+    *error = "nicinfo: unknown option " + args[0];
+    return std::nullopt;
+  }
+  if (args.size() == 1) return one_call("interface", {{"name", args[0]}}, show_one);
+  return one_call("driver_request", {{"name", args[0]}, {"request", join_request(args)}},
+                  show_reply);
   return std::nullopt;
 }
 
