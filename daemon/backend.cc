@@ -62,6 +62,7 @@ ctl::InterfaceInfo Backend::describe(net::Ifnet& ifp) {
   out["drop_out_purged"] = c.out_purged.load();
   out["start_calls"] = c.start_calls.load();
   out["start_lock_leaks"] = c.start_lock_leaks.load();
+  out["tx_stalls"] = c.tx_stalls.load();
   return info;
 }
 

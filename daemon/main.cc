@@ -20,6 +20,7 @@
 #include "daemon/instance.h"
 #include "daemon/options.h"
 #include "daemon/stack_env.h"
+#include "daemon/tx_stall_watch.h"
 #include "inet/stack.h"
 #include "runtime/runtime.h"
 
@@ -108,6 +109,7 @@ int serve(const Options& opts, int ready_fd) {
   net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
   Backend backend(runtime, interfaces, drivers);
   RuntimeEnv stack_env(runtime);
+  TxStallWatch tx_stall_watch(runtime, interfaces, opts.stack.tx_stall_ms);
   // Made and stopped in the stack context (it arms callouts); destroyed after the runtime stops,
   // so a request still sleeping on a pseudo-thread never holds a dangling stack.
   std::optional<inet::Stack> stack;
@@ -127,6 +129,7 @@ int serve(const Options& opts, int ready_fd) {
     stack.emplace(stack_env, interfaces, stack_config(opts.stack));
     backend.set_stack(&*stack);
     net::attach_loopback(interfaces);
+    tx_stall_watch.start();
     for (const DriverSpec& d : opts.drivers) drivers.load(d.name_or_path, d.options);
     PKTD_LOG_INFO("instance %s ready: pid %d, %u workers, pseudo-threads %u..%u, mclbytes %zu",
                   opts.instance.c_str(), getpid(), opts.workers, opts.stack.threads_min,
@@ -139,6 +142,7 @@ int serve(const Options& opts, int ready_fd) {
   // Drivers detach in the stack context; their blockops are served here until it is done.
   runtime.spawn([&] {
     server.stop();  // no new requests (a mount) while the drivers go; in the stack context it does not wait
+    tx_stall_watch.stop();
     drivers.unload_all();
     if (stack) stack->shutdown();
     runtime.request_stop();

@@ -101,6 +101,9 @@ constexpr std::array kStackFields{
                [](StackOptions& s, uint64_t v) {
                  s.quiesce_timeout_ms = static_cast<unsigned>(v);
                }},
+    StackField{"tx_stall_ms", "driver transmit stall check", 100, 600000, Rule::zero_or_range,
+               false, [](const StackOptions& s) -> uint64_t { return s.tx_stall_ms; },
+               [](StackOptions& s, uint64_t v) { s.tx_stall_ms = static_cast<unsigned>(v); }},
     StackField{"pt_stack_kb", "pseudo-thread stack, KiB", 16, 8192, Rule::range, false,
                [](const StackOptions& s) -> uint64_t { return s.pt_stack_kb; },
                [](StackOptions& s, uint64_t v) { s.pt_stack_kb = static_cast<size_t>(v); }},

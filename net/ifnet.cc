@@ -192,6 +192,33 @@ bool Ifnet::queue_empty() {
 
 void Ifnet::purge() { counters_.out_purged.fetch_add(snd_.purge(), std::memory_order_relaxed); }
 
+bool Ifnet::check_tx_stall(int64_t now_ns, int64_t threshold_ns) {
+  size_t queued = 0;
+  {
+    std::lock_guard lock(tx_mutex_);
+    queued = snd_.length();
+  }
+  // OACTIVE set means the driver has taken charge (a kick callout, a link-up restart); a link
+  // that is down may hold packets on purpose (seed: "Managing the TX queue").
+  bool waiting = up() && link_state() != LinkState::down && queued != 0 &&
+                 (driver_flags_.load() & PKTD_IFF_OACTIVE) == 0;
+  uint64_t starts = counters_.start_calls.load(std::memory_order_relaxed);
+  if (!waiting || starts != stall_.start_calls) {
+    stall_ = {starts, waiting ? now_ns : -1, false};
+    return false;
+  }
+  if (stall_.since_ns < 0) stall_.since_ns = now_ns;
+  if (stall_.reported || now_ns - stall_.since_ns < threshold_ns) return false;
+  stall_.reported = true;
+  counters_.tx_stalls.fetch_add(1, std::memory_order_relaxed);
+  PKTD_LOG_ERR("%s: %zu packets stuck in the send queue for %lld ms with OACTIVE clear and the "
+               "link %s, and no start call since: the driver must restart transmission when the "
+               "link comes back or resources free up (seed guide: managing the TX queue)",
+               name().c_str(), queued, static_cast<long long>((now_ns - stall_.since_ns) / 1000000),
+               to_string(link_state()));
+  return true;
+}
+
 void Ifnet::set_driver_flags(uint32_t set, uint32_t clear) {
   set &= PKTD_IFF_DRIVER_FLAGS;
   clear &= PKTD_IFF_DRIVER_FLAGS;

@@ -39,6 +39,7 @@ struct IfCounters {
   std::atomic<uint64_t> out_purged{0};      // purged from the send queue
   std::atomic<uint64_t> start_calls{0};     // driver start callbacks made
   std::atomic<uint64_t> start_lock_leaks{0};// start returned holding the transmit lock
+  std::atomic<uint64_t> tx_stalls{0};       // packets left queued with no start (check_tx_stall)
 };
 
 // Packets queued for a driver, linked through Mbuf::nextpkt. Guarded by the transmit lock.
@@ -125,6 +126,13 @@ class Ifnet {
   // Calls start with the lock held, unless OACTIVE. The caller holds the lock; start releases it.
   void start_locked();
 
+  // --- driver-mistake check (stack context, periodically) ---
+  // The seed's classic mistake: start returned with OACTIVE clear but packets still queued (the
+  // link was down, descriptors were short) and nothing restarts it when the link comes back.
+  // True once per episode: UP, link not down, queue not empty, OACTIVE clear and no start call
+  // for at least `threshold_ns`; then counts tx_stalls and logs it with the interface's name.
+  bool check_tx_stall(int64_t now_ns, int64_t threshold_ns);
+
   // --- the driver ---
   void set_driver_flags(uint32_t set, uint32_t clear);
   void set_link_state(LinkState s);  // any context
@@ -150,6 +158,12 @@ class Ifnet {
   std::atomic<uint64_t> tx_owner_{0};  // thread holding tx_mutex_ (diagnostics and checks)
   SendQueue snd_;
   LoadedDriver* driver_ = nullptr;
+  // check_tx_stall's memory between calls (stack context only).
+  struct StallWatch {
+    uint64_t start_calls = 0;
+    int64_t since_ns = -1;  // -1: not stalled
+    bool reported = false;
+  } stall_;
   InputHandler input_handler_;
   LinkHandler link_handler_;
 };

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "base/log.h"
 #include "base/thread_identity.h"
 #include "net/interfaces.h"
 
@@ -15,6 +16,7 @@ struct FakeDriver {
   int inits = 0, starts = 0, stops = 0, detaches = 0;
   int init_error = 0;
   bool hardware_busy = false;  // start leaves packets queued and OACTIVE set
+  bool link_lazy = false;      // start leaves packets queued with OACTIVE clear (the mistake)
   bool forget_unlock = false;
   std::vector<std::string> sent;
 
@@ -32,6 +34,11 @@ struct FakeDriver {
     ifp->set_driver_flags(PKTD_IFF_OACTIVE, 0);
     if (d.hardware_busy) {  // seed: leave OACTIVE set so the stack does not call us again
       if (!d.forget_unlock) ifp->tx_unlock();
+      return;
+    }
+    if (d.link_lazy) {  // seed: "if nothing is done, the driver clears IFF_OACTIVE"
+      ifp->set_driver_flags(0, PKTD_IFF_OACTIVE);
+      ifp->tx_unlock();
       return;
     }
     while (buf::Mbuf* m = ifp->dequeue()) {
@@ -149,6 +156,45 @@ TEST_F(IfnetTest, AStartThatForgetsToUnlockIsCaughtAndCounted) {
   EXPECT_EQ(ifp->counters().start_lock_leaks.load(), 1u);
   drv.forget_unlock = false;
   EXPECT_EQ(ifp->output(packet("q")), 0);  // would deadlock had the lock stayed held
+}
+
+TEST_F(IfnetTest, PacketsLeftQueuedWithNoStartAreReportedOncePerEpisode) {
+  constexpr int64_t kMs = 1000000;
+  log::Capture logs;
+  ASSERT_EQ(ifp->set_up(true), 0);
+  ifp->set_link_state(LinkState::up);
+  drv.link_lazy = true;
+  ASSERT_EQ(ifp->output(packet("a")), 0);
+  EXPECT_FALSE(ifp->check_tx_stall(0, 1000 * kMs));
+  EXPECT_FALSE(ifp->check_tx_stall(999 * kMs, 1000 * kMs));
+  EXPECT_TRUE(ifp->check_tx_stall(1000 * kMs, 1000 * kMs));
+  EXPECT_FALSE(ifp->check_tx_stall(5000 * kMs, 1000 * kMs)) << "once per episode";
+  EXPECT_EQ(ifp->counters().tx_stalls.load(), 1u);
+  EXPECT_NE(logs.text().find("sam0: 1 packets stuck in the send queue"), std::string::npos)
+      << logs.text();
+  // A start call ends the episode; the queue draining ends the watch.
+  drv.link_lazy = false;
+  ASSERT_EQ(ifp->output(packet("b")), 0);
+  EXPECT_FALSE(ifp->check_tx_stall(9000 * kMs, 1000 * kMs));
+  EXPECT_EQ(drv.sent, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ifp->counters().tx_stalls.load(), 1u);
+}
+
+TEST_F(IfnetTest, QueuedPacketsAreNoStallWhileTheLinkIsDownOrTheDriverHoldsOactive) {
+  constexpr int64_t kMs = 1000000;
+  ASSERT_EQ(ifp->set_up(true), 0);
+  ifp->set_link_state(LinkState::down);
+  drv.link_lazy = true;
+  ASSERT_EQ(ifp->output(packet("a")), 0);
+  EXPECT_FALSE(ifp->check_tx_stall(0, kMs));
+  EXPECT_FALSE(ifp->check_tx_stall(10 * kMs, kMs)) << "a down link may hold packets";
+  ifp->set_link_state(LinkState::up);
+  drv.link_lazy = false;
+  drv.hardware_busy = true;
+  ASSERT_EQ(ifp->output(packet("b")), 0);
+  EXPECT_FALSE(ifp->check_tx_stall(20 * kMs, kMs));
+  EXPECT_FALSE(ifp->check_tx_stall(30 * kMs, kMs)) << "OACTIVE: the driver has it in hand";
+  EXPECT_EQ(ifp->counters().tx_stalls.load(), 0u);
 }
 
 TEST_F(IfnetTest, LinkStateIsIndependentOfAdminStateAndCounted) {

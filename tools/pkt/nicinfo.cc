@@ -29,6 +29,7 @@ constexpr Label kLabels[] = {
     {"link_changes", "Link changes"},
     {"start_calls", "Driver start calls"},
     {"start_lock_leaks", "Start lock leaks"},
+    {"tx_stalls", "Transmit stalls (no restart)"},
 };
 constexpr std::string_view kDropPrefix = "drop_";
 constexpr int kLabelWidth = 32;
