@@ -1,10 +1,12 @@
 #include "hardware.h"
 
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 namespace pktd_sam {
@@ -13,15 +15,29 @@ namespace pktd_sam {
 
 Port::Port(Board& board, size_t txd, size_t rxd, size_t frame_max)
     : board_(board), frame_max_(frame_max), tx_(txd), rx_(rxd) {
-  for (Descriptor& d : tx_) d.buf.resize(frame_max);
-  for (Descriptor& d : rx_) d.buf.resize(frame_max);
+  buffers_len_ = (txd + rxd) * frame_max;
+  void* mem = ::mmap(nullptr, buffers_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+  if (mem == MAP_FAILED) throw std::bad_alloc();
+  buffers_ = static_cast<std::byte*>(mem);
+  std::byte* next = buffers_;
+  for (auto* ring : {&tx_, &rx_})
+    for (Descriptor& d : *ring) {
+      d.buf = {next, frame_max};
+      next += frame_max;
+    }
   reset_rings();
   irq_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (irq_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  if (irq_fd_ < 0) {
+    int err = errno;
+    ::munmap(buffers_, buffers_len_);
+    throw std::runtime_error(std::string("eventfd: ") + std::strerror(err));
+  }
 }
 
 Port::~Port() {
   if (irq_fd_ >= 0) ::close(irq_fd_);
+  ::munmap(buffers_, buffers_len_);
 }
 
 void Port::reset_rings() {

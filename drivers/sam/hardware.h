@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace pktd_sam {
@@ -37,7 +38,7 @@ enum class Owner : uint32_t {
 struct Descriptor {
   std::atomic<Owner> owner{Owner::driver};
   uint32_t len = 0;
-  std::vector<std::byte> buf;
+  std::span<std::byte> buf;  // in the port's buffer memory
 };
 
 class Board;
@@ -84,6 +85,10 @@ class Port {
  private:
   Board& board_;
   const size_t frame_max_;
+  // Every descriptor's buffer, mapped at once and unmapped with the port, as a driver's DMA
+  // memory would be (and so that a detached board gives its memory back to the system).
+  std::byte* buffers_ = nullptr;
+  size_t buffers_len_ = 0;
   std::vector<Descriptor> tx_;
   std::vector<Descriptor> rx_;
   size_t tx_engine_next_ = 0;  // engine thread only
