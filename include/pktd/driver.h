@@ -130,7 +130,10 @@ struct pktd_host {
 
   /* --- interrupts --- */
   /* An fd-based source (fd >= 0) or a software one (fd = -1, for interrupt_queue). process runs
-   * on a worker and returns PKTD_PROCESS_DONE or _AGAIN; enable unmasks. */
+   * on a worker and returns PKTD_PROCESS_DONE or _AGAIN; enable unmasks. After DONE, enable is
+   * called by the same worker straight away (a software source is already idle then, so a
+   * thread unblocked by enable gets a fresh event from interrupt_queue); after AGAIN the source
+   * stays masked and process is called again later, possibly on another worker. */
   pktd_irq* (*irq_attach)(pktd_driver* drv, const char* name, int fd,
                           enum pktd_process (*process)(void* arg), void (*enable)(void* arg),
                           void* arg);
@@ -160,6 +163,9 @@ struct pktd_host {
   int (*thread_reap)(pktd_thread* thread);
   int (*quiesce_all)(void);
   int (*unquiesce_all)(void);
+  /* From the tracked thread itself, when its quiesce callback asked. die = 0: blocks until
+   * unquiesce_all. die = 1: ends the thread by unwinding it (pthread_exit), so call it outside
+   * any catch (...) and any noexcept function, or the unwinding aborts the process. */
   void (*quiesce_block)(int die);
 
   /* --- mbufs --- */
