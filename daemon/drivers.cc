@@ -197,6 +197,8 @@ ctl::Result<std::vector<std::string>> DriverManager::load(const std::string& nam
   drv->name = drv->info->name;
   drivers_.push_back(drv);
   int err = 0;
+  std::string why;  // the driver's own account of a failure, if it logged one
+  std::string* outer = exchange_attach_error(&why);
   try {
     err = drv->info->attach(driver_host(), drv->handle(), common.rest.c_str());
   } catch (...) {
@@ -204,12 +206,13 @@ ctl::Result<std::vector<std::string>> DriverManager::load(const std::string& nam
     PKTD_LOG_ERR("driver %s: attach threw an exception (none may cross the driver ABI)",
                  drv->name.c_str());
   }
+  exchange_attach_error(outer);
   if (err == 0 && drv->interfaces.empty()) err = ENODEV;
   if (err != 0) {
     // Whatever the failed attach left behind goes too.
     remove_interfaces(*drv);
     unload(drv);
-    return fail(err, "attach failed: " + std::string(std::strerror(err)) +
+    return fail(err, "attach failed: " + (why.empty() ? std::string(std::strerror(err)) : why) +
                          (err == ENODEV ? " (it made no interface)" : ""));
   }
   for (Ifnet* ifp : drv->interfaces) result.value.push_back(ifp->name());

@@ -89,5 +89,9 @@ std::vector<std::string> default_driver_path(const std::vector<std::string>& ext
 
 // The host function table given to drivers (daemon/host.cc).
 const pktd_host* driver_host();
+// While set, the first error a driver logs through the SDK is also kept here, so that a failed
+// attach can tell its caller why (pkt mount prints it), not only the log. Returns the previous
+// one: the loader sets it around attach and puts the old one back.
+std::string* exchange_attach_error(std::string* keep);
 
 }  // namespace pktd::net

@@ -2,6 +2,9 @@
 // pool and the interfaces. Each entry is a thin adapter; the rules live in the layers below.
 #include <cerrno>
 #include <cstdarg>
+#include <cstdio>
+#include <string>
+#include <utility>
 #include <new>
 
 #include "base/log.h"
@@ -150,9 +153,26 @@ void m_trim(pktd_mbuf* m, size_t len) {
   if (len < total) buf::adjust(*M(m), -static_cast<long>(total - len));
 }
 
+// Stack context only (the loader attaches there), like everything that sets it.
+std::string* g_attach_error = nullptr;
+
+void keep_attach_error(const char* fmt, va_list args) {
+  if (g_attach_error == nullptr || !g_attach_error->empty()) return;
+  char text[512];
+  std::vsnprintf(text, sizeof text, fmt, args);
+  *g_attach_error = text;
+}
+
 __attribute__((format(printf, 2, 3))) void log(pktd_log_level level, const char* fmt, ...) {
   va_list args;
   va_start(args, fmt);
+  if (level == PKTD_LOG_ERROR && rt::Runtime::current() != nullptr &&
+      R().in_stack_context()) {
+    va_list copy;
+    va_copy(copy, args);
+    keep_attach_error(fmt, copy);
+    va_end(copy);
+  }
   pktd::log::vwrite(static_cast<pktd::log::Level>(level), fmt, args);
   va_end(args);
 }
@@ -173,5 +193,7 @@ const pktd_host kHost = {
 }  // namespace
 
 const pktd_host* driver_host() { return &kHost; }
+
+std::string* exchange_attach_error(std::string* keep) { return std::exchange(g_attach_error, keep); }
 
 }  // namespace pktd::net

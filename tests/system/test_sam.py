@@ -95,6 +95,9 @@ class Sam(unittest.TestCase):
             self.assertIn(f"firmware: {fw.name}, 4000 bytes", self.request(d, "status"))
         r = d.pkt("mount", "-o", "firmware=/nonexistent/sam.bin", "sam")
         self.assertEqual(r.returncode, 1)
+        # The driver's own reason reaches the caller, not only the log.
+        self.assertIn("attach failed: sam: cannot load firmware /nonexistent/sam.bin: No such file",
+                      r.stderr)
         self.assertIn("cannot load firmware /nonexistent/sam.bin: No such file", d.output())
         for options, says in (("txd=1", "txd=1: expected a number from 2 to 4096"),
                               ("cable=a/b", "cable=a/b: expected 1 to 64"),
@@ -102,7 +105,9 @@ class Sam(unittest.TestCase):
                               ("mistake=clumsy", "mistake=clumsy"),
                               ("speed=10", "unknown option 'speed'")):
             with self.subTest(options=options):
-                self.assertEqual(d.pkt("mount", "-o", options, "sam").returncode, 1)
+                r = d.pkt("mount", "-o", options, "sam")
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(says, r.stderr)
                 self.assertIn(says, d.output())
         self.assertEqual(d.stop(), 0)
 
