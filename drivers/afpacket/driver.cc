@@ -22,11 +22,6 @@
 
 namespace pktd_afpacket {
 
-void log_escaped(const pktd_host* host, const char* where, const char* what) noexcept {
-  if (host != nullptr && host->log != nullptr)
-    host->log(PKTD_LOG_ERROR, "afpacket: %s: exception stopped at the driver boundary: %s", where,
-              what);
-}
 
 namespace {
 
@@ -233,25 +228,8 @@ int attach(const pktd_host& host, pktd_driver* drv, const char* options) {
   return err;
 }
 
-// pktd_host grows at the end; an older, shorter table lacks functions we call.
-bool host_usable(const pktd_host* host) {
-  return host != nullptr && host->abi_version == PKTD_DRIVER_ABI_VERSION &&
-         host->size >= sizeof(pktd_host);
-}
-
 int afp_attach(const pktd_host* host, pktd_driver* drv, const char* options) {
-  if (!host_usable(host)) return ENOTSUP;
-  try {
-    return attach(*host, drv, options);
-  } catch (const std::bad_alloc&) {
-    log_escaped(host, "attach", "out of memory");
-    return ENOMEM;
-  } catch (const std::exception& e) {
-    log_escaped(host, "attach", e.what());
-  } catch (...) {
-    log_escaped(host, "attach", "unknown exception");
-  }
-  return EIO;
+  return pktd_kit::guarded_attach(host, kDriverName, [&] { return attach(*host, drv, options); });
 }
 
 }  // namespace

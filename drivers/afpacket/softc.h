@@ -13,6 +13,7 @@
 #include "frame_fixup.h"
 #include "options.h"
 #include "packet_ring.h"
+#include "boundary.h"
 #include "pktd/driver.h"
 
 namespace pktd_afpacket {
@@ -89,31 +90,17 @@ struct Softc {
   Counter tx_busy;  // frames put back after EAGAIN/ENOBUFS
 };
 
-// --- the C ABI boundary: no exception may leave a function pktd calls ---
+// --- the C ABI boundary: no exception may leave a function pktd calls (common/boundary.h) ---
 
-void log_escaped(const pktd_host* host, const char* where, const char* what) noexcept;
+inline constexpr const char* kDriverName = "afpacket";
 
-template <typename Body>
-void guarded(const pktd_host* host, const char* where, Body&& body) noexcept {
-  try {
-    std::forward<Body>(body)();
-  } catch (const std::exception& e) {
-    log_escaped(host, where, e.what());
-  } catch (...) {
-    log_escaped(host, where, "unknown exception");
-  }
+inline void log_escaped(const pktd_host* host, const char* where, const char* what) noexcept {
+  pktd_kit::log_escaped(host, kDriverName, where, what);
 }
 
-template <typename R, typename Body>
-R guarded(const pktd_host* host, const char* where, R on_exception, Body&& body) noexcept {
-  try {
-    return std::forward<Body>(body)();
-  } catch (const std::exception& e) {
-    log_escaped(host, where, e.what());
-  } catch (...) {
-    log_escaped(host, where, "unknown exception");
-  }
-  return on_exception;
+template <typename... Args>
+decltype(auto) guarded(const pktd_host* host, const char* where, Args&&... args) noexcept {
+  return pktd_kit::guarded(host, kDriverName, where, std::forward<Args>(args)...);
 }
 
 // --- transmit.cc ---

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "options.h"
+#include "boundary.h"
 #include "pktd/driver.h"
 #include "rx_handoff.h"
 #include "unix_wire.h"
@@ -95,31 +96,17 @@ struct Softc {
 
 inline void bump(Counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 
-// --- the C ABI boundary: no exception may leave a function pktd calls ---
+// --- the C ABI boundary: no exception may leave a function pktd calls (common/boundary.h) ---
 
-void log_escaped(const pktd_host* host, const char* where, const char* what) noexcept;
+inline constexpr const char* kDriverName = "nointr";
 
-template <typename Body>
-void guarded(const pktd_host* host, const char* where, Body&& body) noexcept {
-  try {
-    std::forward<Body>(body)();
-  } catch (const std::exception& e) {
-    log_escaped(host, where, e.what());
-  } catch (...) {
-    log_escaped(host, where, "unknown exception");
-  }
+inline void log_escaped(const pktd_host* host, const char* where, const char* what) noexcept {
+  pktd_kit::log_escaped(host, kDriverName, where, what);
 }
 
-template <typename R, typename Body>
-R guarded(const pktd_host* host, const char* where, R on_exception, Body&& body) noexcept {
-  try {
-    return std::forward<Body>(body)();
-  } catch (const std::exception& e) {
-    log_escaped(host, where, e.what());
-  } catch (...) {
-    log_escaped(host, where, "unknown exception");
-  }
-  return on_exception;
+template <typename... Args>
+decltype(auto) guarded(const pktd_host* host, const char* where, Args&&... args) noexcept {
+  return pktd_kit::guarded(host, kDriverName, where, std::forward<Args>(args)...);
 }
 
 // --- rx_thread.cc: the tracked thread (thread_create's body and quiesce callback) ---
