@@ -5,10 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <vector>
 
+#include "option_parse.h"
 #include "packet_ring.h"
 
 namespace pktd_afpacket {
@@ -19,12 +18,6 @@ namespace {
 uint32_t page_size() {
   long n = ::sysconf(_SC_PAGESIZE);
   return n > 0 ? static_cast<uint32_t>(n) : 4096u;
-}
-
-bool parse_number(const char* value, uint32_t& out) {
-  const char* end = value + std::strlen(value);
-  auto [ptr, ec] = std::from_chars(value, end, out);
-  return ec == std::errc() && ptr == end && ptr != value;
 }
 
 bool parse_dev(const pktd_host& host, const char* value, Options& out) {
@@ -40,14 +33,7 @@ bool parse_dev(const pktd_host& host, const char* value, Options& out) {
 
 bool parse_ranged(const pktd_host& host, const char* key, const char* value, uint32_t min,
                   uint32_t max, uint32_t& out) {
-  uint32_t n = 0;
-  if (!parse_number(value, n) || n < min || n > max) {
-    host.log(PKTD_LOG_ERROR, "afpacket: %s=%s: expected a number from %u to %u", key, value, min,
-             max);
-    return false;
-  }
-  out = n;
-  return true;
+  return pktd_kit::parse_u32(host, "afpacket", key, value, min, max, out);
 }
 
 // Block size: the largest contiguous block the kernel allocates easily is bounded
@@ -119,15 +105,10 @@ uint32_t min_frame_size() {
 }
 
 int parse_options(const pktd_host& host, const char* text, Options& out) {
-  // pktd_next_option splits in place, so it gets a private copy.
-  const char* given = text != nullptr ? text : "";
-  std::vector<char> buf(given, given + std::strlen(given) + 1);
-  char* cursor = buf.data();
-  char* key = nullptr;
-  char* value = nullptr;
-  while (pktd_next_option(&cursor, &key, &value) != 0) {
-    if (!parse_one(host, key, value, out)) return EINVAL;
-  }
+  if (int err = pktd_kit::for_each_option(
+          text, [&](const char* key, const char* value) { return parse_one(host, key, value, out); });
+      err != 0)
+    return err;
   return check_combination(host, out) ? 0 : EINVAL;
 }
 

@@ -1,11 +1,11 @@
 #include "options.h"
 
+#include "option_parse.h"
+
 #include <sys/un.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <vector>
 
 namespace pktd_nointr {
 namespace {
@@ -29,23 +29,11 @@ bool parse_socket_path(const pktd_host& host, const char* key, const char* value
   return true;
 }
 
-bool parse_rxqueue(const pktd_host& host, const char* value, Options& out) {
-  const char* end = value + std::strlen(value);
-  uint32_t n = 0;
-  auto [ptr, ec] = std::from_chars(value, end, n);
-  if (ec != std::errc() || ptr != end || n == 0 || n > kMaxRxQueue) {
-    host.log(PKTD_LOG_ERROR, "nointr: rxqueue=%s: expected a number from 1 to %u", value,
-             kMaxRxQueue);
-    return false;
-  }
-  out.rxqueue = n;
-  return true;
-}
-
 bool parse_one(const pktd_host& host, const char* key, const char* value, Options& out) {
   if (std::strcmp(key, "path") == 0) return parse_socket_path(host, key, value, out.path);
   if (std::strcmp(key, "peer") == 0) return parse_socket_path(host, key, value, out.peer);
-  if (std::strcmp(key, "rxqueue") == 0) return parse_rxqueue(host, value, out);
+  if (std::strcmp(key, "rxqueue") == 0)
+    return pktd_kit::parse_u32(host, "nointr", key, value, 1, kMaxRxQueue, out.rxqueue);
   host.log(PKTD_LOG_ERROR, "nointr: unknown option '%s' (expected path=, peer=, rxqueue=)", key);
   return false;
 }
@@ -69,16 +57,10 @@ bool complete(const pktd_host& host, const Options& opt) {
 }  // namespace
 
 int parse_options(const pktd_host& host, const char* text, Options& out) {
-  // pktd_next_option splits in place, so it gets a private copy.
-  std::vector<char> buf;
-  if (text != nullptr) buf.assign(text, text + std::strlen(text));
-  buf.push_back('\0');
-  char* cursor = buf.data();
-  char* key = nullptr;
-  char* value = nullptr;
-  while (pktd_next_option(&cursor, &key, &value) != 0) {
-    if (!parse_one(host, key, value, out)) return EINVAL;
-  }
+  if (int err = pktd_kit::for_each_option(
+          text, [&](const char* key, const char* value) { return parse_one(host, key, value, out); });
+      err != 0)
+    return err;
   return complete(host, out) ? 0 : EINVAL;
 }
 

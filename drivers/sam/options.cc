@@ -1,34 +1,21 @@
 #include "options.h"
 
+#include "option_parse.h"
+
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <vector>
 
 namespace pktd_sam {
 namespace {
 
 bool parse_number(const pktd_host& host, const char* key, const char* value, uint32_t lo,
                   uint32_t hi, uint32_t& out) {
-  const char* end = value + std::strlen(value);
-  uint32_t n = 0;
-  auto [ptr, ec] = std::from_chars(value, end, n);
-  if (ec != std::errc() || ptr != end || *value == '\0' || n < lo || n > hi) {
-    host.log(PKTD_LOG_ERROR, "sam: %s=%s: expected a number from %u to %u", key, value, lo, hi);
-    return false;
-  }
-  out = n;
-  return true;
+  return pktd_kit::parse_u32(host, "sam", key, value, lo, hi, out);
 }
 
 bool parse_flag(const pktd_host& host, const char* key, const char* value, bool& out) {
-  if (*value != '\0') {
-    host.log(PKTD_LOG_ERROR, "sam: %s takes no value (got %s=%s)", key, key, value);
-    return false;
-  }
-  out = true;
-  return true;
+  return pktd_kit::parse_flag(host, "sam", key, value, out);
 }
 
 // A name the log and the status can show as it is.
@@ -102,13 +89,10 @@ const char* mistake_name(Mistake m) {
 }
 
 int parse_options(const pktd_host& host, const char* text, Options& out) {
-  if (text == nullptr) return 0;
-  std::vector<char> buf(text, text + std::strlen(text) + 1);  // split in place: a private copy
-  char* cursor = buf.data();
-  char* key = nullptr;
-  char* value = nullptr;
-  while (pktd_next_option(&cursor, &key, &value) != 0)
-    if (!parse_one(host, key, value, out)) return EINVAL;
+  if (int err = pktd_kit::for_each_option(
+          text, [&](const char* key, const char* value) { return parse_one(host, key, value, out); });
+      err != 0)
+    return err;
   if (out.pair && !out.cable.empty()) {
     host.log(PKTD_LOG_ERROR, "sam: pair and cable= exclude each other (a pair is both ends)");
     return EINVAL;

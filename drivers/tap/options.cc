@@ -1,11 +1,11 @@
 #include "options.h"
 
+#include "option_parse.h"
+
 #include <net/if.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <vector>
 
 namespace pktd_tap {
 namespace {
@@ -23,32 +23,12 @@ bool parse_dev(const pktd_host& host, const char* value, Options& out) {
   return true;
 }
 
-bool parse_persist(const pktd_host& host, const char* value, Options& out) {
-  if (*value != '\0') {
-    host.log(PKTD_LOG_ERROR, "tap: persist takes no value (got persist=%s)", value);
-    return false;
-  }
-  out.persist = true;
-  return true;
-}
-
-bool parse_rxbatch(const pktd_host& host, const char* value, Options& out) {
-  const char* end = value + std::strlen(value);
-  uint32_t n = 0;
-  auto [ptr, ec] = std::from_chars(value, end, n);
-  if (ec != std::errc() || ptr != end || n == 0 || n > kMaxRxBatch) {
-    host.log(PKTD_LOG_ERROR, "tap: rxbatch=%s: expected a number from 1 to %u", value,
-             kMaxRxBatch);
-    return false;
-  }
-  out.rxbatch = n;
-  return true;
-}
-
 bool parse_one(const pktd_host& host, const char* key, const char* value, Options& out) {
   if (std::strcmp(key, "dev") == 0) return parse_dev(host, value, out);
-  if (std::strcmp(key, "persist") == 0) return parse_persist(host, value, out);
-  if (std::strcmp(key, "rxbatch") == 0) return parse_rxbatch(host, value, out);
+  if (std::strcmp(key, "persist") == 0)
+    return pktd_kit::parse_flag(host, "tap", key, value, out.persist);
+  if (std::strcmp(key, "rxbatch") == 0)
+    return pktd_kit::parse_u32(host, "tap", key, value, 1, kMaxRxBatch, out.rxbatch);
   host.log(PKTD_LOG_ERROR, "tap: unknown option '%s'", key);
   return false;
 }
@@ -56,16 +36,8 @@ bool parse_one(const pktd_host& host, const char* key, const char* value, Option
 }  // namespace
 
 int parse_options(const pktd_host& host, const char* text, Options& out) {
-  if (text == nullptr) return 0;
-  // pktd_next_option splits in place, so it gets a private copy.
-  std::vector<char> buf(text, text + std::strlen(text) + 1);
-  char* cursor = buf.data();
-  char* key = nullptr;
-  char* value = nullptr;
-  while (pktd_next_option(&cursor, &key, &value) != 0) {
-    if (!parse_one(host, key, value, out)) return EINVAL;
-  }
-  return 0;
+  return pktd_kit::for_each_option(
+      text, [&](const char* key, const char* value) { return parse_one(host, key, value, out); });
 }
 
 }  // namespace pktd_tap
