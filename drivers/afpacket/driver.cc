@@ -17,7 +17,6 @@
 #include <cerrno>
 #include <new>
 
-#include "rtnetlink.h"
 #include "softc.h"
 
 namespace pktd_afpacket {

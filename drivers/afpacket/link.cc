@@ -5,7 +5,6 @@
 
 #include <cerrno>
 
-#include "rtnetlink.h"
 #include "softc.h"
 
 namespace pktd_afpacket {

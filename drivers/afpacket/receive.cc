@@ -8,7 +8,6 @@
 #include <cstring>
 #include <span>
 
-#include "rtnetlink.h"
 #include "softc.h"
 
 namespace pktd_afpacket {

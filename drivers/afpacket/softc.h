@@ -14,9 +14,19 @@
 #include "options.h"
 #include "packet_ring.h"
 #include "boundary.h"
+#include "linux_link.h"
 #include "pktd/driver.h"
 
 namespace pktd_afpacket {
+
+// The Linux interface through rtnetlink: drivers/common/linux_link.h, shared with tap.
+using pktd_kit::drain_link_monitor;
+using pktd_kit::error_text;
+using pktd_kit::link_up;
+using pktd_kit::LinkEvent;
+using pktd_kit::open_link_monitor;
+using pktd_kit::parse_link_messages;
+using pktd_kit::query_link;
 
 // The longest frame pktd sends: the largest MTU plus an Ethernet header and a VLAN tag. Sizes
 // the transmit scratch buffer, so pktd may raise its MTU without the driver reallocating.

@@ -9,28 +9,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "unique_fd.h"
+
 namespace pktd_nointr {
 namespace {
 
-// Unique-fd for the error paths: whatever is not released() is closed.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
+using pktd_kit::UniqueFd;
 
- private:
-  int fd_;
-};
 
 socklen_t unix_address(const std::string& path, sockaddr_un& addr) {
   addr = sockaddr_un{};
@@ -59,7 +44,7 @@ int probe_path(const std::string& path, PathUse& use) {
     use = PathUse::not_socket;
     return 0;
   }
-  Fd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (probe.get() < 0) return errno;
   sockaddr_un addr;
   socklen_t len = unix_address(path, addr);
@@ -115,9 +100,9 @@ bool still_ours(const UnixWire& wire) {
 }  // namespace
 
 int open_wire(const std::string& path, const std::string& peer, UnixWire& out) {
-  Fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) return errno;
-  Fd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (wake.get() < 0) return errno;
   if (int err = clear_path(path); err != 0) return err;
   // Two pktd racing for a stale path: the loser's bind fails with EADDRINUSE, as it should.

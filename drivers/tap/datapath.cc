@@ -177,7 +177,7 @@ void on_link_event(void* ctx, const LinkEvent& event) {
     return;
   }
   if (event.mtu != 0) sc.rx_capacity.store(frame_capacity(event.mtu), std::memory_order_relaxed);
-  tap_set_link(sc, linux_link_up(event.flags));
+  tap_set_link(sc, pktd_kit::link_up(event.flags));
 }
 
 // Messages were lost (socket overrun) or cut short: ask for the current state instead, by index

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "linux_link.h"
+
 namespace pktd_tap {
 
 struct TapDevice {
@@ -26,31 +28,15 @@ int name_of(unsigned ifindex, std::string& name);
 int query_flags(const std::string& name, uint32_t& flags);
 int query_mtu(const std::string& name, uint32_t& mtu);
 
-// strerror's text, thread-safe ("unknown error" for numbers it does not know).
-const char* error_text(int err);
-
-// The rule for the pktd link state (see driver.cc), from a link message's 32-bit flags: the
-// Linux side is admin up and has carrier.
-bool linux_link_up(uint32_t flags);
-// The same from SIOCGIFFLAGS, whose 16 bits lack IFF_LOWER_UP: only valid while our fd is
+// The link monitor, the link rule (admin up with carrier, from a link message's 32-bit flags)
+// and error_text: drivers/common/linux_link.h, shared with afpacket.
+using pktd_kit::drain_link_monitor;
+using pktd_kit::error_text;
+using pktd_kit::LinkEvent;
+using pktd_kit::open_link_monitor;
+using pktd_kit::parse_link_messages;
+// The link rule from SIOCGIFFLAGS, whose 16 bits lack IFF_LOWER_UP: only valid while our fd is
 // attached, which is what keeps the carrier on.
 bool linux_admin_up(uint32_t flags);
-
-// A NETLINK_ROUTE socket subscribed to RTMGRP_LINK, non-blocking, close-on-exec.
-int open_link_monitor(int& fd);
-
-// What an RTM_NEWLINK or RTM_DELLINK said about one interface.
-struct LinkEvent {
-  bool deleted = false;
-  uint32_t flags = 0;  // Linux IFF_*, ifi_flags
-  uint32_t mtu = 0;    // 0: the message carried no IFLA_MTU
-};
-
-// Discards every message queued on the socket (they predate what the caller is about to query).
-void drain_link_monitor(int fd);
-
-// Walks one netlink datagram; calls on_event(ctx, event) for each link message about ifindex.
-void parse_link_messages(const std::byte* data, size_t len, unsigned ifindex,
-                         void (*on_event)(void* ctx, const LinkEvent& event), void* ctx);
 
 }  // namespace pktd_tap

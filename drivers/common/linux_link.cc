@@ -1,4 +1,4 @@
-#include "rtnetlink.h"
+#include "linux_link.h"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -11,7 +11,9 @@
 #include <cstring>
 #include <vector>
 
-namespace pktd_afpacket {
+#include "unique_fd.h"
+
+namespace pktd_kit {
 namespace {
 
 // <linux/if.h>'s IFF_LOWER_UP (carrier), which <net/if.h> lacks; the two headers do not mix.
@@ -22,24 +24,6 @@ constexpr uint32_t kIffLowerUp = 0x10000;
 constexpr size_t kQueryBufBytes = 32 * 1024;
 constexpr int kQueryTimeoutMs = 1000;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 // Netlink lengths are rounded up to 4 bytes (NLMSG_ALIGN, RTA_ALIGN).
 constexpr size_t align4(size_t n) { return (n + 3) & ~size_t{3}; }
@@ -142,7 +126,7 @@ int receive_reply(int fd, std::vector<std::byte>& buf, size_t& len) {
 }  // namespace
 
 int query_link(unsigned ifindex, LinkEvent& out) {
-  Fd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (sock.get() < 0) return errno;
   if (int err = send_get_link(sock.get(), ifindex); err != 0) return err;
   std::vector<std::byte> buf(kQueryBufBytes);
@@ -156,7 +140,7 @@ int query_link(unsigned ifindex, LinkEvent& out) {
 }
 
 int open_link_monitor(int& fd) {
-  Fd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
+  UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (sock.get() < 0) return errno;
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
@@ -184,4 +168,4 @@ const char* error_text(int err) {
   return text != nullptr ? text : "unknown error";
 }
 
-}  // namespace pktd_afpacket
+}  // namespace pktd_kit

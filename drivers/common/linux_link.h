@@ -1,11 +1,11 @@
-// The Linux interface's state through rtnetlink (rtnetlink(7)): a one-off query and a socket
+// A Linux interface's state through rtnetlink (rtnetlink(7)): a one-off query and a socket
 // subscribed to link changes. No pktd here, so these are plain functions returning 0 or an errno.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-namespace pktd_afpacket {
+namespace pktd_kit {
 
 // What an RTM_NEWLINK or RTM_DELLINK said about one interface.
 struct LinkEvent {
@@ -34,4 +34,4 @@ bool link_up(uint32_t flags);
 // strerror's text, thread-safe ("unknown error" for numbers it does not know).
 const char* error_text(int err);
 
-}  // namespace pktd_afpacket
+}  // namespace pktd_kit
