@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 
 #include "base/log.h"
 #include "runtime/runtime.h"
@@ -198,7 +199,7 @@ ctl::Result<std::vector<std::string>> DriverManager::load(const std::string& nam
   drivers_.push_back(drv);
   int err = 0;
   std::string why;  // the driver's own account of a failure, if it logged one
-  std::string* outer = exchange_attach_error(&why);
+  std::optional<AttachErrorScope> keep_why(std::in_place, why);
   try {
     err = drv->info->attach(driver_host(), drv->handle(), common.rest.c_str());
   } catch (...) {
@@ -206,7 +207,7 @@ ctl::Result<std::vector<std::string>> DriverManager::load(const std::string& nam
     PKTD_LOG_ERR("driver %s: attach threw an exception (none may cross the driver ABI)",
                  drv->name.c_str());
   }
-  exchange_attach_error(outer);
+  keep_why.reset();
   if (err == 0 && drv->interfaces.empty()) err = ENODEV;
   if (err != 0) {
     // Whatever the failed attach left behind goes too.

@@ -89,9 +89,19 @@ std::vector<std::string> default_driver_path(const std::vector<std::string>& ext
 
 // The host function table given to drivers (daemon/host.cc).
 const pktd_host* driver_host();
-// While set, the first error a driver logs through the SDK is also kept here, so that a failed
-// attach can tell its caller why (pkt mount prints it), not only the log. Returns the previous
-// one: the loader sets it around attach and puts the old one back.
-std::string* exchange_attach_error(std::string* keep);
+// For as long as it lives, the first error a driver logs through the SDK from this pseudo-thread
+// is also kept in `why`, so that a failed attach can tell its caller the reason (pkt mount
+// prints it), not only the log. Keyed by pseudo-thread: two attaches asleep in blockops at once
+// (two pkt mount) keep their own. Stack context, on a pseudo-thread.
+class AttachErrorScope {
+ public:
+  explicit AttachErrorScope(std::string& why);
+  ~AttachErrorScope();
+  AttachErrorScope(const AttachErrorScope&) = delete;
+  AttachErrorScope& operator=(const AttachErrorScope&) = delete;
+
+ private:
+  const void* pseudo_thread_;
+};
 
 }  // namespace pktd::net

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <utility>
+#include <vector>
 #include <new>
 
 #include "base/log.h"
@@ -153,14 +154,18 @@ void m_trim(pktd_mbuf* m, size_t len) {
   if (len < total) buf::adjust(*M(m), -static_cast<long>(total - len));
 }
 
-// Stack context only (the loader attaches there), like everything that sets it.
-std::string* g_attach_error = nullptr;
+// Attaches in progress: which pseudo-thread runs each, and where its first error goes. Stack
+// context only (the loader attaches there), so no lock.
+std::vector<std::pair<const void*, std::string*>> g_attach_errors;
 
 void keep_attach_error(const char* fmt, va_list args) {
-  if (g_attach_error == nullptr || !g_attach_error->empty()) return;
-  char text[512];
-  std::vsnprintf(text, sizeof text, fmt, args);
-  *g_attach_error = text;
+  const void* self = R().current_pseudo_thread();
+  for (auto& [pt, why] : g_attach_errors) {
+    if (pt != self || !why->empty()) continue;
+    char text[512];
+    std::vsnprintf(text, sizeof text, fmt, args);
+    *why = text;
+  }
 }
 
 __attribute__((format(printf, 2, 3))) void log(pktd_log_level level, const char* fmt, ...) {
@@ -194,6 +199,12 @@ const pktd_host kHost = {
 
 const pktd_host* driver_host() { return &kHost; }
 
-std::string* exchange_attach_error(std::string* keep) { return std::exchange(g_attach_error, keep); }
+AttachErrorScope::AttachErrorScope(std::string& why) : pseudo_thread_(R().current_pseudo_thread()) {
+  g_attach_errors.emplace_back(pseudo_thread_, &why);
+}
+
+AttachErrorScope::~AttachErrorScope() {
+  std::erase_if(g_attach_errors, [this](const auto& slot) { return slot.first == pseudo_thread_; });
+}
 
 }  // namespace pktd::net

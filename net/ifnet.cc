@@ -194,14 +194,16 @@ void Ifnet::purge() { counters_.out_purged.fetch_add(snd_.purge(), std::memory_o
 
 bool Ifnet::check_tx_stall(int64_t now_ns, int64_t threshold_ns) {
   size_t queued = 0;
+  bool oactive = false;
   {
+    // One consistent sample: start changes the queue and OACTIVE under this lock.
     std::lock_guard lock(tx_mutex_);
     queued = snd_.length();
+    oactive = (driver_flags_.load() & PKTD_IFF_OACTIVE) != 0;
   }
   // OACTIVE set means the driver has taken charge (a kick callout, a link-up restart); a link
   // that is down may hold packets on purpose (seed: "Managing the TX queue").
-  bool waiting = up() && link_state() != LinkState::down && queued != 0 &&
-                 (driver_flags_.load() & PKTD_IFF_OACTIVE) == 0;
+  bool waiting = up() && link_state() != LinkState::down && queued != 0 && !oactive;
   uint64_t starts = counters_.start_calls.load(std::memory_order_relaxed);
   if (!waiting || starts != stall_.start_calls) {
     stall_ = {starts, waiting ? now_ns : -1, false};

@@ -147,6 +147,10 @@ bool Runtime::on_pseudo_thread() const {
   return current_in_stack() && scheduler_->current() != nullptr;
 }
 
+const void* Runtime::current_pseudo_thread() const {
+  return current_in_stack() ? static_cast<const void*>(scheduler_->current()) : nullptr;
+}
+
 // --- workers ---
 
 void Runtime::worker_loop(Worker& w) {

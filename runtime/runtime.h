@@ -117,6 +117,9 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   bool in_stack_context() const;
   // True when in the stack context and on a pseudo-thread (where tsleep may be called).
   bool on_pseudo_thread() const;
+  // Which pseudo-thread runs now (an identity only, to key per-pseudo-thread state); null when
+  // not on one.
+  const void* current_pseudo_thread() const;
   // Runs fn in the stack context soon, on the worker's own stack (it must not sleep). Any thread.
   void post(std::function<void()> fn, const char* name = "post");
   // Runs fn on a pseudo-thread in the stack context (it may sleep). Any thread.

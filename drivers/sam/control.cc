@@ -37,6 +37,12 @@ __attribute__((format(printf, 3, 4))) void say(char* reply, size_t len, const ch
   va_end(args);
 }
 
+size_t frames_waiting(const std::vector<Descriptor>& rx) {
+  size_t n = 0;
+  for (const Descriptor& d : rx) n += d.owner.load(std::memory_order_acquire) == Owner::driver;
+  return n;
+}
+
 const char* waiting_for(const Softc& sc) {
   if (sc.waiting_for_link) return "the link";
   if (sc.waiting_for_descriptors) return "descriptors";
@@ -55,7 +61,7 @@ void status(Softc& sc, char* reply, size_t len) {
       "tx: %zu descriptors, %zu in flight, engine %s, waiting for %s\n"
       "rx: %zu descriptors, %llu missed (no descriptor), flow control %s\n"
       "kicks %llu, link restarts %llu, stale purges %llu (after %u ms), resets %llu, "
-      "stop quiesces %llu, oversize %llu\n"
+      "oversize %llu\n"
       "mistake: %s\n",
       h.if_name(sc.ifp), describe(sc).c_str(),
       sc.board->link_up() ? "up" : "down", sc.firmware.c_str(), sc.port.tx().size(), in_flight,
@@ -65,7 +71,6 @@ void status(Softc& sc, char* reply, size_t len) {
       static_cast<unsigned long long>(c.link_restarts.load()),
       static_cast<unsigned long long>(c.stale_purges.load()), sc.opt.stale_ms,
       static_cast<unsigned long long>(c.resets.load()),
-      static_cast<unsigned long long>(c.stop_quiesces.load()),
       static_cast<unsigned long long>(c.oversize.load()), mistake_name(sc.mistake.load()));
 }
 
@@ -153,11 +158,15 @@ int reset_rings(Softc& sc, std::string& why) {
     return err;
   }
   h.if_tx_lock(sc.ifp);
-  // Frames still queued in TX descriptors are lost with the reset, as on hardware.
+  // What was sent counts as sent; frames still queued in TX descriptors, and received frames not
+  // yet handed up, are lost with the reset, as on hardware.
+  reclaim_tx(sc);
   h.if_count(sc.ifp, PKTD_IFC_OERRORS, sc.tx_in_flight);
+  h.if_count(sc.ifp, PKTD_IFC_IQDROPS, frames_waiting(sc.port.rx()));
   sc.port.reset_rings();
   sc.tx_next = sc.tx_reclaim = sc.tx_in_flight = 0;
   sc.rx_next = 0;
+  sc.rx_missed_seen = 0;  // the reset cleared the hardware's missed counter too
   sc.counters.resets.fetch_add(1, std::memory_order_relaxed);
   h.if_tx_unlock(sc.ifp);
   h.unquiesce_all();

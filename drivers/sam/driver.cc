@@ -78,44 +78,18 @@ int sam_init(pktd_ifnet* ifp, void* softc) {
   });
 }
 
-// Waits, with the transmit lock released, for a start in progress elsewhere to clear OACTIVE.
-// True if it cleared. Seed: "delay(50)"; here tsleep, as stop runs on a pseudo-thread.
-bool wait_for_oactive(Softc& sc) {
-  const pktd_host& h = sc.host;
-  for (int i = 0; i < kStopWaits; ++i) {
-    if ((h.if_flags(sc.ifp) & PKTD_IFF_OACTIVE) == 0) return true;
-    h.if_tx_unlock(sc.ifp);
-    int err = h.tsleep(&sc, kStopWaitMs);
-    h.if_tx_lock(sc.ifp);
-    if (err != 0 && err != EWOULDBLOCK) break;  // cannot sleep here: go straight to the big gun
-  }
-  return (h.if_flags(sc.ifp) & PKTD_IFF_OACTIVE) == 0;
-}
-
-// Seed guide, sam_stop: lock out the transmit side, cancel the kick, wait for OACTIVE to
-// clear, and only under heavy load or bad luck quiesce everything to clear RUNNING.
+// Seed guide, sam_stop: lock out the transmit side and cancel the kick. The seed then waits for
+// OACTIVE to clear (10 times 50 ms) and quiesces everything as the last resort: that is for a
+// driver whose start lets go of the transmit lock part-way through a transmission. sam's start
+// never does, so holding the lock proves no transmission is in progress, and every way sam
+// leaves OACTIVE set is a wait (the kick, the link, descriptors) that stop cancels here. Not
+// sleeping matters too: a stop that slept would let another stop, an init or a detach run
+// meanwhile and find the softc half stopped (or freed).
 void stop_transmit(Softc& sc) {
   const pktd_host& h = sc.host;
   h.if_tx_lock(sc.ifp);
-  if (h.callout_pending(&sc.kick) != 0) {
-    h.callout_stop(&sc.kick);
-    h.if_set_flags(sc.ifp, 0, PKTD_IFF_OACTIVE);  // we are not in start: it stops the callout
-  }
-  if (sc.waiting_for_link) h.if_set_flags(sc.ifp, 0, PKTD_IFF_OACTIVE);  // nobody is sending
+  if (h.callout_pending(&sc.kick) != 0) h.callout_stop(&sc.kick);
   sc.waiting_for_link = false;
-  if (wait_for_oactive(sc)) {
-    h.if_set_flags(sc.ifp, 0, PKTD_IFF_RUNNING);
-    h.if_tx_unlock(sc.ifp);
-  } else {
-    h.if_tx_unlock(sc.ifp);
-    h.log(PKTD_LOG_WARNING, "sam: %s: stop: transmission still active after %u ms; quiescing",
-          h.if_name(sc.ifp), kStopWaits * kStopWaitMs);
-    sc.counters.stop_quiesces.fetch_add(1, std::memory_order_relaxed);
-    int err = h.quiesce_all();
-    h.if_set_flags(sc.ifp, 0, PKTD_IFF_RUNNING);
-    if (err == 0) h.unquiesce_all();
-  }
-  h.if_tx_lock(sc.ifp);
   sc.waiting_for_descriptors = false;
   h.if_set_flags(sc.ifp, 0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
   h.if_tx_unlock(sc.ifp);
@@ -143,11 +117,11 @@ void release(Softc& sc) {
   sc.engine = nullptr;
 }
 
-// A cable end that goes takes the partner's link down and can be taken again.
+// A port whose driver goes takes its partner's link down (a NIC sees no link without one); a
+// cable end can then be taken again.
 void leave_board(Softc& sc) {
-  if (sc.opt.cable.empty()) return;
-  sc.board->set_present(sc.port_index, false);
-  give_back_cable_end(sc.board, sc.port_index);
+  if (sc.board->ports() > 1) sc.board->set_present(sc.port_index, false);
+  if (!sc.opt.cable.empty()) give_back_cable_end(sc.board, sc.port_index);
 }
 
 void sam_detach(pktd_ifnet* /*ifp*/, void* softc) {
@@ -180,6 +154,7 @@ void load_firmware(void* arg) {
     load->report = "built-in image";
     return;
   }
+  errno = 0;  // the main thread's errno may be left over from anything
   std::ifstream in(load->opt->firmware, std::ios::binary);
   if (!in) {
     load->error = errno != 0 ? errno : ENOENT;
@@ -251,6 +226,10 @@ int attach_port(const pktd_host& h, pktd_driver* drv, const std::shared_ptr<Boar
   sc->ifp = h.if_attach(drv, &cfg);
   if (sc->ifp == nullptr) return EEXIST;  // pktd has logged why
   pending.commit();                       // from here pktd's destroy frees it on failure
+  // A cable end taken again: what the previous driver left in the rings (frames it never read,
+  // the engine's positions, its missed count) is not this driver's.
+  sc->port.reset_rings();
+  sc->rx_missed_seen = sc->port.rx_missed();
   std::string name = std::string(h.if_name(sc->ifp)) + " engine";
   if (int err = h.thread_create(&sc->engine, name.c_str(), engine_main, sc, engine_quiesce, sc);
       err != 0)

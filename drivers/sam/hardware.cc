@@ -42,11 +42,13 @@ Port::~Port() {
 
 void Port::reset_rings() {
   for (Descriptor& d : tx_) d.owner.store(Owner::driver, std::memory_order_release);
+  tx_engine_next_ = 0;
+  // Under the cable mutex: the other port's engine delivers into these under it.
+  std::lock_guard lock(board_.cable_mutex_);
   // RX buffers start posted to the engine, as a driver's init fills its receive ring.
   for (Descriptor& d : rx_) d.owner.store(Owner::engine, std::memory_order_release);
-  tx_engine_next_ = 0;
-  std::lock_guard lock(board_.cable_mutex_);
   rx_engine_next_ = 0;
+  rx_missed_.store(0, std::memory_order_relaxed);
 }
 
 uint32_t Port::read_and_clear_causes() {

@@ -91,7 +91,7 @@ class Port {
   size_t buffers_len_ = 0;
   std::vector<Descriptor> tx_;
   std::vector<Descriptor> rx_;
-  size_t tx_engine_next_ = 0;  // engine thread only
+  size_t tx_engine_next_ = 0;  // engine thread only (and reset, with the engine quiesced)
   size_t rx_engine_next_ = 0;  // under the board's cable mutex (any sender's engine)
   std::atomic<uint32_t> causes_{0};
   std::atomic<bool> masked_{true};

@@ -3,7 +3,8 @@
 //
 // Who touches what:
 //   transmit state      under the interface's transmit lock (if_tx_lock), any thread
-//   receive state       the interrupt's process callback only (one worker at a time)
+//   receive state       the interrupt's process callback (one worker at a time), and a reset
+//                       with every worker quiesced
 //   housekeeping state  the stack context only (callouts, ioctl)
 //   counters            relaxed atomics, read by the status request
 #pragma once
@@ -29,16 +30,12 @@ inline constexpr size_t kFrameMax = kMaxMtu + 14 + 4;  // Ethernet header and on
 // Seed guide, sam_kick_tx: retry transmission 2 ms after running out of descriptors.
 inline constexpr uint32_t kKickMs = 2;
 inline constexpr uint32_t kHousekeepingMs = 100;
-// Seed guide, sam_stop: wait for OACTIVE 10 times 50 ms before the big gun (quiesce_all).
-inline constexpr int kStopWaits = 10;
-inline constexpr uint32_t kStopWaitMs = 50;
 
 struct Counters {
   std::atomic<uint64_t> kicks{0};           // kick callouts armed (out of descriptors)
   std::atomic<uint64_t> link_restarts{0};   // transmission restarted on link up
   std::atomic<uint64_t> stale_purges{0};    // send queue purged for lack of progress
   std::atomic<uint64_t> resets{0};          // ring resets (quiesce_all)
-  std::atomic<uint64_t> stop_quiesces{0};   // stops that needed the big gun
   std::atomic<uint64_t> oversize{0};        // frames too long for a descriptor
   std::atomic<uint64_t> tx_completed{0};    // TX descriptors reclaimed after transmission
 };
@@ -109,7 +106,7 @@ void sam_kick_tx(void* arg);                    // callout: lock, then start
 void start_locked(Softc& sc);
 // Transmit lock held: takes back the descriptors the engine has finished with.
 void reclaim_tx(Softc& sc);
-// TX completed (process callback): reclaims, and restarts a start that ran out of descriptors.
+// TX completed (process callback): reclaims the descriptors, counting what was sent.
 void on_tx_done(Softc& sc);
 // Link changed (process callback): tells pktd and, on up, restarts transmission (seed guide).
 void on_link_change(Softc& sc);

@@ -32,10 +32,10 @@ void load_descriptor(Softc& sc, pktd_mbuf* m) {
   ++sc.tx_in_flight;
 }
 
-// Out of descriptors: OACTIVE stays set and something must call start again. In the stack
-// context that is the seed's kick callout. On a worker (a TX-done interrupt) a callout is not
-// armed: from there it would only be posted, and could land after detach; the next TX-done
-// interrupt or the housekeeping pass restarts instead.
+// Out of descriptors: OACTIVE stays set and something must call start again: the seed's kick
+// callout, armed in the stack context. On a worker (the link-up restart) a callout is not
+// armed: from there it would only be posted, and could land after detach; the housekeeping pass
+// restarts instead.
 void wait_for_descriptors(Softc& sc) {
   sc.waiting_for_descriptors = true;
   if (sc.host.in_stack_context() == 0) return;
@@ -65,7 +65,8 @@ void start_locked(Softc& sc) {
   const pktd_host& h = sc.host;
   // Seed: "if (callout_pending(&sam->tx_callout)) callout_stop(...)": we are running now.
   if (h.in_stack_context() != 0 && h.callout_pending(&sc.kick) != 0) h.callout_stop(&sc.kick);
-  if ((h.if_flags(sc.ifp) & PKTD_IFF_RUNNING) == 0) return;  // init will be followed by start
+  // Stopped: the queue waits (or is purged by going down); nothing is sent until init.
+  if ((h.if_flags(sc.ifp) & PKTD_IFF_RUNNING) == 0) return;
   h.if_set_flags(sc.ifp, PKTD_IFF_OACTIVE, 0);
   sc.waiting_for_descriptors = false;
   if (!sc.board->link_up()) {
@@ -113,12 +114,12 @@ void sam_kick_tx(void* arg) {
   sam_start(sc->ifp, sc);
 }
 
+// Only reclaims: a start waiting for descriptors is the kick's to restart (seed: sam_kick_tx),
+// as on NICs whose TX-done interrupt is moderated or off.
 void on_tx_done(Softc& sc) {
   const pktd_host& h = sc.host;
   h.if_tx_lock(sc.ifp);
   reclaim_tx(sc);
-  // Descriptors came back while start was waiting for them: no need to wait for the kick.
-  if (sc.waiting_for_descriptors && descriptor_free(sc.port.tx()[sc.tx_next])) start_locked(sc);
   h.if_tx_unlock(sc.ifp);
 }
 
@@ -149,7 +150,8 @@ void purge_if_stale(Softc& sc) {
   } else {
     sc.no_progress_ms += kHousekeepingMs;
   }
-  // A start that ran out of descriptors on a worker armed no kick: this is its restart.
+  // A start that ran out of descriptors on a worker (the link-up restart) armed no kick: this is
+  // its restart.
   if (sc.waiting_for_descriptors && h.callout_pending(&sc.kick) == 0) start_locked(sc);
   if (sc.opt.stale_ms == 0 || sc.no_progress_ms < sc.opt.stale_ms ||
       h.if_queue_empty(sc.ifp) != 0) {
