@@ -158,7 +158,7 @@ void m_trim(pktd_mbuf* m, size_t len) {
 // context only (the loader attaches there), so no lock.
 std::vector<std::pair<const void*, std::string*>> g_attach_errors;
 
-void keep_attach_error(const char* fmt, va_list args) {
+__attribute__((format(printf, 1, 0))) void keep_attach_error(const char* fmt, va_list args) {
   const void* self = R().current_pseudo_thread();
   for (auto& [pt, why] : g_attach_errors) {
     if (pt != self || !why->empty()) continue;
