@@ -9,20 +9,17 @@
 
 #include <cerrno>
 
+#include "frame_start.h"
 #include "softc.h"
 
 namespace pktd_afpacket {
 namespace {
 
-// How long to wait before retrying after the kernel refused a frame for now (seed guide:
-// sam_kick_tx uses 2 ms).
-constexpr uint32_t kKickMs = 2;
-
 // Buffers of one frame gathered into one sendmsg; a longer chain is copied flat first. 64
 // clusters of 2 KiB already exceed the largest frame.
 constexpr size_t kMaxIov = 64;
 
-enum class TxResult { sent, dropped, busy };
+using pktd_kit::TxResult;
 
 // Resource shortage that passes: keep the frame and try again later. ENOBUFS is also what a
 // full qdisc answers (net_xmit_errno of NET_XMIT_DROP).
@@ -78,22 +75,10 @@ TxResult transmit(Softc& sc, pktd_mbuf* m) {
 
 // Called with the transmit lock held; leaves it held.
 void start_locked(Softc& sc) {
-  const pktd_host& h = sc.host;
-  // Seed guide: running start makes a pending kick pointless.
-  if (h.callout_pending(&sc.kick) != 0) h.callout_stop(&sc.kick);
-  // Stopped (or not yet initialised): the stack keeps the queue; init is followed by a start.
-  if ((h.if_flags(sc.ifp) & PKTD_IFF_RUNNING) == 0) return;
-  h.if_set_flags(sc.ifp, PKTD_IFF_OACTIVE, 0);
-  while (pktd_mbuf* m = h.if_dequeue(sc.ifp)) {
-    if (transmit(sc, m) == TxResult::busy) {
-      h.if_prepend(sc.ifp, m);
-      sc.tx_busy.add();
-      // OACTIVE stays set, so the stack will not call start: the kick will.
-      h.callout_msec(&sc.kick, kKickMs, afp_kick_tx, &sc);
-      return;
-    }
-  }
-  h.if_set_flags(sc.ifp, 0, PKTD_IFF_OACTIVE);
+  pktd_kit::Kick kick{&sc.kick, afp_kick_tx, &sc};
+  bool drained = pktd_kit::send_one_at_a_time(sc.host, sc.ifp, kick,
+                                              [&](pktd_mbuf* m) { return transmit(sc, m); });
+  if (!drained) sc.tx_busy.add();
 }
 
 }  // namespace

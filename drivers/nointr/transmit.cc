@@ -2,15 +2,13 @@
 // sam_kick_tx), and the link state, which follows whether the peer takes our frames.
 #include <cerrno>
 
+#include "frame_start.h"
 #include "softc.h"
 
 namespace pktd_nointr {
 namespace {
 
-// Seed: sam_kick_tx retries after 2 ms.
-constexpr uint32_t kKickMs = 2;
-
-enum class TxResult { sent, dropped, busy };
+using pktd_kit::TxResult;
 
 // The peer's receive queue or our send buffer is full: it drains, so keep the frame.
 bool transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
@@ -49,22 +47,10 @@ TxResult transmit(Softc& sc, pktd_mbuf* m) {
 
 // Called with the transmit lock held; leaves it held.
 void start_locked(Softc& sc) {
-  const pktd_host& h = sc.host;
-  // Seed (sam_start): running start makes a pending kick pointless.
-  if (h.callout_pending(&sc.kick) != 0) h.callout_stop(&sc.kick);
-  // Stopped, or not yet initialised: the stack keeps the queue; init is followed by a start.
-  if ((h.if_flags(sc.ifp) & PKTD_IFF_RUNNING) == 0) return;
-  h.if_set_flags(sc.ifp, PKTD_IFF_OACTIVE, 0);
-  while (pktd_mbuf* m = h.if_dequeue(sc.ifp)) {
-    if (transmit(sc, m) == TxResult::busy) {
-      h.if_prepend(sc.ifp, m);
-      bump(sc.tx.retries);
-      // Seed: leave OACTIVE set so the stack does not call start; the kick will.
-      h.callout_msec(&sc.kick, kKickMs, nointr_kick_tx, &sc);
-      return;
-    }
-  }
-  h.if_set_flags(sc.ifp, 0, PKTD_IFF_OACTIVE);
+  pktd_kit::Kick kick{&sc.kick, nointr_kick_tx, &sc};
+  bool drained = pktd_kit::send_one_at_a_time(sc.host, sc.ifp, kick,
+                                              [&](pktd_mbuf* m) { return transmit(sc, m); });
+  if (!drained) bump(sc.tx.retries);
 }
 
 }  // namespace

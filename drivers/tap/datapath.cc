@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string>
 
+#include "frame_start.h"
 #include "softc.h"
 
 namespace pktd_tap {
@@ -14,11 +15,7 @@ namespace {
 
 // --- transmit ---
 
-// How long to wait before retrying after the kernel refused a frame for now (seed guide:
-// sam_kick_tx uses 2 ms).
-constexpr uint32_t kKickMs = 2;
-
-enum class TxResult { sent, dropped, busy };
+using pktd_kit::TxResult;
 
 // Resource shortage that passes: keep the frame and try again later.
 bool transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
@@ -58,22 +55,9 @@ TxResult transmit(Softc& sc, pktd_mbuf* m) {
 
 // Called with the transmit lock held; leaves it held.
 void start_locked(Softc& sc) {
-  const pktd_host& h = sc.host;
-  // Seed guide: running start makes a pending kick pointless.
-  if (h.callout_pending(&sc.kick) != 0) h.callout_stop(&sc.kick);
-  // Stopped (or not yet initialised): the stack keeps the queue; init will be followed by
-  // another start.
-  if ((h.if_flags(sc.ifp) & PKTD_IFF_RUNNING) == 0) return;
-  h.if_set_flags(sc.ifp, PKTD_IFF_OACTIVE, 0);
-  while (pktd_mbuf* m = h.if_dequeue(sc.ifp)) {
-    if (transmit(sc, m) == TxResult::busy) {
-      h.if_prepend(sc.ifp, m);
-      // OACTIVE stays set, so the stack will not call start: the kick will.
-      h.callout_msec(&sc.kick, kKickMs, tap_kick_tx, &sc);
-      return;
-    }
-  }
-  h.if_set_flags(sc.ifp, 0, PKTD_IFF_OACTIVE);
+  pktd_kit::Kick kick{&sc.kick, tap_kick_tx, &sc};
+  pktd_kit::send_one_at_a_time(sc.host, sc.ifp, kick,
+                               [&](pktd_mbuf* m) { return transmit(sc, m); });
 }
 
 // --- receive ---
