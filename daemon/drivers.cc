@@ -108,6 +108,29 @@ void DriverManager::unload_all() {
     remove_interfaces(*drv);
     unload(drv);
   }
+  close_lingering();
+}
+
+std::vector<std::string> DriverManager::threads_running(const pktd_driver_info* info) const {
+  std::vector<std::string> names;
+  Dl_info object{};
+  if (info == nullptr || dladdr(reinterpret_cast<const void*>(info->attach), &object) == 0)
+    return names;
+  for (const auto& [code, name] : rt_.live_thread_code()) {
+    Dl_info where{};
+    if (code != nullptr && dladdr(code, &where) != 0 && where.dli_fbase == object.dli_fbase)
+      names.push_back(name);
+  }
+  return names;
+}
+
+void DriverManager::close_lingering() {
+  std::erase_if(lingering_, [this](void* dl) {
+    auto entry = reinterpret_cast<pktd_driver_entry_fn>(dlsym(dl, PKTD_DRIVER_ENTRY_SYMBOL));
+    if (entry != nullptr && !threads_running(entry()).empty()) return false;
+    dlclose(dl);
+    return true;
+  });
 }
 
 void DriverManager::remove_interfaces(LoadedDriver& drv) {
@@ -281,9 +304,21 @@ void DriverManager::unload(LoadedDriver* drv) {
   std::erase(drivers_, drv);
   if (drv->info != nullptr && drv->info->unload != nullptr) drv->info->unload();
   bool resident = drv->info != nullptr && (drv->info->flags & PKTD_DRIVER_STAY_RESIDENT) != 0;
-  if (drv->dl != nullptr && !resident) dlclose(drv->dl);
+  std::vector<std::string> threads = threads_running(drv->info);
+  if (!threads.empty()) {
+    std::string names;
+    for (const auto& n : threads) names += (names.empty() ? "'" : ", '") + n + "'";
+    PKTD_LOG_ERR("driver %s (%s) stays loaded: its tracked thread %s did not exit when reaped, "
+                 "and unloading would pull its code from under it",
+                 drv->name.c_str(), drv->path.c_str(), names.c_str());
+    if (drv->dl != nullptr && !resident) lingering_.push_back(drv->dl);
+  } else if (drv->dl != nullptr && !resident) {
+    dlclose(drv->dl);
+  }
   PKTD_LOG_INFO("driver %s (%s) %s", drv->name.c_str(), drv->path.c_str(),
-                resident ? "stays resident as it asked" : "unloaded");
+                resident              ? "stays resident as it asked"
+                : !threads.empty()    ? "detached (its object stays loaded)"
+                                      : "unloaded");
   delete drv;
 }
 

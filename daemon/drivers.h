@@ -81,6 +81,12 @@ class DriverManager {
   Interfaces& ifs_;
   std::vector<std::string> search_path_;
   std::vector<LoadedDriver*> drivers_;
+  // Shared objects kept open because a tracked thread of theirs would not die: unmapping them
+  // would pull the code from under it. Closed by a later unload_all once the threads are gone.
+  std::vector<void*> lingering_;
+  // The names of the tracked threads still running code of the object behind handle.
+  std::vector<std::string> threads_running(const pktd_driver_info* info) const;
+  void close_lingering();
 };
 
 // The search path: -D directories, then <exe>/../lib/pktd (the build tree's build/lib/pktd and

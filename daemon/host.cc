@@ -113,7 +113,7 @@ int thread_create(pktd_thread** out, const char* name, void (*body)(void*), void
                   void (*quiesce)(void*, int), void* quiesce_arg) {
   rt::TrackedThread* t = nullptr;
   int err = R().create_thread(&t, name != nullptr ? name : "", [body, arg] { body(arg); },
-                              quiesce, quiesce_arg);
+                              quiesce, quiesce_arg, reinterpret_cast<const void*>(body));
   if (err == 0 && out != nullptr) *out = reinterpret_cast<pktd_thread*>(t);
   return err;
 }

@@ -145,8 +145,12 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
 
   // --- tracked threads (seed: nw_pthread_create, nw_pthread_reap, quiesce_*) ---
   // Stack context only. quiesce must not be null. 0 or an errno (logged).
+  // code: the function the thread runs, if it lives in a shared object (a driver's), so that the
+  // object is not unloaded under a thread that would not die (live_thread_code).
   int create_thread(TrackedThread** out, const std::string& name, std::function<void()> body,
-                    QuiesceFn quiesce, void* quiesce_arg);
+                    QuiesceFn quiesce, void* quiesce_arg, const void* code = nullptr);
+  // The code (as given to create_thread) and name of every tracked thread not yet exited.
+  std::vector<std::pair<const void*, std::string>> live_thread_code() const;
   // Asks the thread to die (quiesce callback with die=1) and joins it. Stack context only; not
   // by the thread itself.
   int reap_thread(TrackedThread* thread);

@@ -45,7 +45,8 @@ void* TrackedThread::trampoline(void* arg) {
 }
 
 int Runtime::create_thread(TrackedThread** out, const std::string& name,
-                           std::function<void()> body, QuiesceFn quiesce, void* quiesce_arg) {
+                           std::function<void()> body, QuiesceFn quiesce, void* quiesce_arg,
+                           const void* code) {
   if (refuse_unless_stack("create_thread")) return EPERM;
   if (quiesce == nullptr || name.empty() || !body) {
     PKTD_LOG_ERR("create_thread '%s' refused: a name, a body and a quiesce callback are required "
@@ -59,6 +60,7 @@ int Runtime::create_thread(TrackedThread** out, const std::string& name,
   t->body_ = std::move(body);
   t->quiesce_ = quiesce;
   t->quiesce_arg_ = quiesce_arg;
+  t->code_ = code;
   TrackedThread* raw = t.get();
   {
     std::lock_guard lock(threads_mutex_);
@@ -82,10 +84,25 @@ void Runtime::thread_exited(TrackedThread* t) {
   threads_cv_.notify_all();
 }
 
+std::vector<std::pair<const void*, std::string>> Runtime::live_thread_code() const {
+  std::vector<std::pair<const void*, std::string>> out;
+  std::lock_guard lock(threads_mutex_);
+  for (const auto& t : threads_)
+    if (!t->exited_) out.emplace_back(t->code_, t->name_);
+  return out;
+}
+
 int Runtime::reap_thread(TrackedThread* t) {
   if (refuse_unless_stack("reap_thread")) return EPERM;
   if (t == nullptr || current_tracked() == t) return EINVAL;
-  t->quiesce_(t->quiesce_arg_, 1);
+  bool exited = false;
+  {
+    std::lock_guard lock(threads_mutex_);
+    exited = t->exited_;
+  }
+  // A thread that has ended (after an earlier reap gave up on it) is only joined: its quiesce
+  // callback may belong to a driver that is gone by now.
+  if (!exited) t->quiesce_(t->quiesce_arg_, 1);
   std::unique_lock lock(threads_mutex_);
   // Named every quiesce_timeout until it goes, for at most five periods.
   for (int period = 0; !t->exited_ && period < 5; ++period) {

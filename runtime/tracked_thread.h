@@ -26,6 +26,7 @@ class TrackedThread {
   std::string name_;
   std::function<void()> body_;
   QuiesceFn quiesce_ = nullptr;
+  const void* code_ = nullptr;  // what the body runs, when it is a driver's
   void* quiesce_arg_ = nullptr;
   pthread_t pthread_{};
   std::atomic<pid_t> tid_{0};

@@ -40,6 +40,7 @@ class LoaderTest : public ::testing::Test {
   static rt::RuntimeConfig config() {
     rt::RuntimeConfig c;
     c.workers = 2;
+    c.quiesce_timeout = std::chrono::milliseconds(20);  // a reap gives up after 5 of these
     return c;
   }
   // Runs fn on a pseudo-thread while this (the main) thread serves its blockops.
@@ -79,6 +80,26 @@ TEST_F(LoaderTest, LoadsByNameFromTheDriverPathAndUnloadsWithTheLastInterface) {
   EXPECT_EQ(destroy("tn1").code, 0);
   EXPECT_FALSE(loaded(so));
   EXPECT_EQ(ifs_.size(), 0u);
+}
+
+TEST_F(LoaderTest, AnObjectWhoseThreadWouldNotDieStaysLoadedUntilTheThreadIsGone) {
+  std::string so = kDir + "/devnp-testnic.so";
+  auto r = load("testnic", "stuck");
+  ASSERT_EQ(r.error.code, 0) << r.error.message;
+  void* h = dlopen(so.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(h, nullptr);
+  auto release = reinterpret_cast<void (*)()>(dlsym(h, "testnic_release_stuck"));
+  ASSERT_NE(release, nullptr);
+  EXPECT_EQ(destroy("tn0").code, 0);
+  // The reap timed out: unmapping the object now would pull the code from under the thread.
+  EXPECT_TRUE(log_.contains({"driver testnic", "stays loaded", "'tn stuck' did not exit"}));
+  EXPECT_TRUE(loaded(so));
+  release();
+  dlclose(h);
+  for (int i = 0; i < 500 && !rt_.live_thread_code().empty(); ++i) usleep(2000);
+  ASSERT_TRUE(rt_.live_thread_code().empty());
+  in_stack([&] { drivers_.unload_all(); });  // closes what lingered
+  EXPECT_FALSE(loaded(so));
 }
 
 TEST_F(LoaderTest, CommonOptionsAreTheStacksAndTheRestGoesToTheDriver) {

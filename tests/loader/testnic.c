@@ -1,9 +1,11 @@
 /* A minimal driver written in C against include/pktd/driver.h, for the loader's tests.
  * Options: count=N interfaces (default 1), fail (attach fails with EINVAL after making an
- * interface, which pktd must clean up), anything else is recorded for the test to read. */
+ * interface, which pktd must clean up), stuck (a tracked thread deaf to quiesce and to die, until
+ * testnic_release_stuck), anything else is recorded for the test to read. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pktd/driver.h"
 
@@ -32,10 +34,26 @@ static void tn_stop(pktd_ifnet* ifp, void* softc, int disable) {
   host->if_set_flags(ifp, 0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
 }
 
+/* stuck: a tracked thread that answers neither quiesce nor die, until the test releases it. */
+static pktd_thread* stuck_thread;
+static int stuck_released;
+
+__attribute__((visibility("default"))) void testnic_release_stuck(void) {
+  __atomic_store_n(&stuck_released, 1, __ATOMIC_RELEASE);
+}
+
+static void stuck_body(void* arg) {
+  (void)arg;
+  while (!__atomic_load_n(&stuck_released, __ATOMIC_ACQUIRE)) usleep(1000);
+}
+
+static void stuck_quiesce(void* arg, int die) { (void)arg, (void)die; /* deaf, on purpose */ }
+
 static void tn_detach(pktd_ifnet* ifp, void* softc) {
   (void)ifp;
   free(softc);
   ++detached;
+  if (stuck_thread != NULL && host->thread_reap(stuck_thread) == 0) stuck_thread = NULL;
 }
 
 static const struct pktd_if_ops tn_ops = {tn_init, tn_start, tn_stop, NULL, tn_detach};
@@ -52,6 +70,11 @@ static int tn_attach(const struct pktd_host* h, pktd_driver* drv, const char* op
   while (pktd_next_option(&cursor, &key, &value)) {
     if (strcmp(key, "count") == 0) count = strtol(value, NULL, 10);
     if (strcmp(key, "fail") == 0) fail = 1;
+    if (strcmp(key, "stuck") == 0) {
+      __atomic_store_n(&stuck_released, 0, __ATOMIC_RELEASE);
+      if (host->thread_create(&stuck_thread, "tn stuck", stuck_body, NULL, stuck_quiesce, NULL))
+        return EIO;
+    }
   }
   for (long i = 0; i < count; ++i) {
     struct pktd_if_config cfg;
