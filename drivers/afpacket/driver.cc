@@ -93,25 +93,6 @@ constexpr pktd_if_ops kOps = {.init = afp_init,
 
 // --- attach ---
 
-// Until attach has succeeded, undoes what it made, also when an exception unwinds through it.
-// An interface already made stays: pktd destroys what a failed attach leaves behind, and its
-// detach then frees the softc (the driver must not if_destroy its last interface itself: that
-// would unload the driver while it still runs this code).
-class PendingAttach {
- public:
-  explicit PendingAttach(Softc* sc) : sc_(sc) {}
-  PendingAttach(const PendingAttach&) = delete;
-  PendingAttach& operator=(const PendingAttach&) = delete;
-  ~PendingAttach() {
-    if (sc_ == nullptr) return;
-    release(*sc_);
-    if (sc_->ifp == nullptr) delete sc_;
-  }
-  void commit() { sc_ = nullptr; }
-
- private:
-  Softc* sc_;
-};
 
 // The Linux device named by dev=: it must exist in pktd's network namespace and be an Ethernet.
 int find_device(Softc& sc, LinkEvent& info) {
@@ -220,11 +201,7 @@ int attach(const pktd_host& host, pktd_driver* drv, const char* options) {
   Options opt;
   if (int err = parse_options(host, options, opt); err != 0) return err;
   auto* sc = new (std::nothrow) Softc(host, drv, std::move(opt));
-  if (sc == nullptr) return ENOMEM;
-  PendingAttach pending(sc);
-  int err = attach_softc(*sc);
-  if (err == 0) pending.commit();
-  return err;
+  return pktd_kit::build_softc(sc, attach_softc, release);
 }
 
 int afp_attach(const pktd_host* host, pktd_driver* drv, const char* options) {

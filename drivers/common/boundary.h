@@ -69,4 +69,30 @@ int guarded_attach(const pktd_host* host, const char* driver, Attach&& attach) n
   return EIO;
 }
 
+// The body of a driver's attach after its options are parsed: sc (just allocated; null means out
+// of memory) is filled in by build(sc). Until build has succeeded, also when an exception
+// unwinds through it, undo(sc) releases what build made besides the interface and the softc,
+// and the softc is deleted unless keep(sc) says something still owns it: by default, an interface
+// was made, so pktd destroys what the failed attach left and the driver's detach frees the softc.
+// (The driver must not if_destroy it here: destroying a driver's last interface unloads the
+// driver, which is still running this code.)
+template <typename Softc>
+int build_softc(Softc* sc, int (*build)(Softc&), void (*undo)(Softc&),
+                bool (*keep)(const Softc&) = nullptr) {
+  if (sc == nullptr) return ENOMEM;
+  struct Pending {
+    Softc* sc;
+    void (*undo)(Softc&);
+    bool (*keep)(const Softc&);
+    ~Pending() {
+      if (sc == nullptr) return;
+      undo(*sc);
+      if (keep != nullptr ? !keep(*sc) : sc->ifp == nullptr) delete sc;
+    }
+  } pending{sc, undo, keep};
+  int err = build(*sc);
+  if (err == 0) pending.sc = nullptr;
+  return err;
+}
+
 }  // namespace pktd_kit

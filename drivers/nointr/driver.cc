@@ -100,25 +100,6 @@ constexpr pktd_if_ops kOps = {.init = nointr_init,
 
 // --- attach ---
 
-// Until attach has succeeded, undoes what it made, also when an exception unwinds through it.
-// An interface already made stays: pktd destroys what a failed attach leaves behind, and its
-// detach then frees the softc. (The driver must not if_destroy it here: destroying a driver's
-// last interface unloads the driver, which is still running this code.)
-class PendingAttach {
- public:
-  explicit PendingAttach(Softc* sc) : sc_(sc) {}
-  PendingAttach(const PendingAttach&) = delete;
-  PendingAttach& operator=(const PendingAttach&) = delete;
-  ~PendingAttach() {
-    if (sc_ == nullptr) return;
-    release(*sc_);
-    if (sc_->ifp == nullptr && !sc_->rx_thread_stuck) delete sc_;
-  }
-  void commit() { sc_ = nullptr; }
-
- private:
-  Softc* sc_;
-};
 
 int open_device(Softc& sc) {
   const Options& opt = sc.opt;
@@ -198,15 +179,15 @@ int attach_softc(Softc& sc) {
   return 0;
 }
 
+// A failed attach frees the softc unless pktd owns it (an interface was made) or a receive
+// thread that would not die still uses it.
+bool softc_still_owned(const Softc& sc) { return sc.ifp != nullptr || sc.rx_thread_stuck; }
+
 int attach(const pktd_host& host, pktd_driver* drv, const char* options) {
   Options opt;
   if (int err = parse_options(host, options, opt); err != 0) return err;
   auto* sc = new (std::nothrow) Softc(host, drv, std::move(opt));
-  if (sc == nullptr) return ENOMEM;
-  PendingAttach pending(sc);
-  int err = attach_softc(*sc);
-  if (err == 0) pending.commit();
-  return err;
+  return pktd_kit::build_softc(sc, attach_softc, release, softc_still_owned);
 }
 
 int nointr_attach(const pktd_host* host, pktd_driver* drv, const char* options) {

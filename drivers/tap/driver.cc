@@ -87,25 +87,6 @@ constexpr pktd_if_ops kOps = {
 
 // --- attach ---
 
-// Until attach has succeeded, undoes what it made, also when an exception unwinds through it.
-// An interface already made stays: pktd destroys what a failed attach leaves behind, and its
-// detach then frees the softc. (The driver must not if_destroy it here: destroying a driver's
-// last interface unloads the driver, which is still running this code.)
-class PendingAttach {
- public:
-  explicit PendingAttach(Softc* sc) : sc_(sc) {}
-  PendingAttach(const PendingAttach&) = delete;
-  PendingAttach& operator=(const PendingAttach&) = delete;
-  ~PendingAttach() {
-    if (sc_ == nullptr) return;
-    release(*sc_);
-    if (sc_->ifp == nullptr) delete sc_;
-  }
-  void commit() { sc_ = nullptr; }
-
- private:
-  Softc* sc_;
-};
 
 // The MTU to ask for: an existing device's (dev= names one), else Ethernet's.
 uint32_t initial_mtu(const Options& opt) {
@@ -209,11 +190,7 @@ int attach(const pktd_host& host, pktd_driver* drv, const char* options) {
   Options opt;
   if (int err = parse_options(host, options, opt); err != 0) return err;
   auto* sc = new (std::nothrow) Softc(host, drv, std::move(opt));
-  if (sc == nullptr) return ENOMEM;
-  PendingAttach pending(sc);
-  int err = attach_softc(*sc);
-  if (err == 0) pending.commit();
-  return err;
+  return pktd_kit::build_softc(sc, attach_softc, release);
 }
 
 int tap_attach(const pktd_host* host, pktd_driver* drv, const char* options) {

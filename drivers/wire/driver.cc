@@ -95,24 +95,6 @@ constexpr pktd_if_ops kOps = {.init = wire_init,
 
 // --- attach ---
 
-// Until attach has succeeded, undoes what it made, also when an exception unwinds through it.
-// An interface already made stays: pktd destroys what a failed attach leaves behind, and its
-// detach then frees the softc (see drivers/tap/driver.cc).
-class PendingAttach {
- public:
-  explicit PendingAttach(Softc* sc) : sc_(sc) {}
-  PendingAttach(const PendingAttach&) = delete;
-  PendingAttach& operator=(const PendingAttach&) = delete;
-  ~PendingAttach() {
-    if (sc_ == nullptr) return;
-    release(*sc_);
-    if (sc_->ifp == nullptr) delete sc_;
-  }
-  void commit() { sc_ = nullptr; }
-
- private:
-  Softc* sc_;
-};
 
 int create_interface(Softc& sc) {
   pktd_if_config cfg{};
@@ -211,11 +193,7 @@ int attach(const pktd_host& host, pktd_driver* drv, const char* options) {
   if (int err = parse_options(host, options, opt); err != 0) return err;
   uint64_t seed = choose_seed(opt);
   auto* sc = new (std::nothrow) Softc(host, drv, std::move(opt), seed);
-  if (sc == nullptr) return ENOMEM;
-  PendingAttach pending(sc);
-  int err = attach_softc(*sc);
-  if (err == 0) pending.commit();
-  return err;
+  return pktd_kit::build_softc(sc, attach_softc, release);
 }
 
 int wire_attach(const pktd_host* host, pktd_driver* drv, const char* options) {
