@@ -1,5 +1,7 @@
 #include "ctl/paths.h"
 
+#include "ctl/socket_protocol.h"
+
 #include <cstdlib>
 
 namespace pktd::ctl {
@@ -11,6 +13,10 @@ std::string run_directory() {
 
 std::string socket_path(const std::string& instance) {
   return run_directory() + "/" + instance + ".sock";
+}
+
+std::string socket_service_path(const std::string& instance) {
+  return run_directory() + "/" + instance + ".svc";
 }
 
 }  // namespace pktd::ctl

@@ -7,6 +7,7 @@
 #include "inet/stack.h"
 #include "net/interfaces.h"
 #include "runtime/runtime.h"
+#include "sockets/service.h"
 
 namespace pktd::daemon {
 
@@ -28,6 +29,8 @@ class Backend final : public ctl::Backend {
 
   // IPv4 (backend_inet.cc). Without a stack (start-up, shutdown) they answer ENETDOWN.
   void set_stack(inet::Stack* stack) { stack_ = stack; }
+  // Its counters join netstat -s as the "sockets" group. Stack context.
+  void set_socket_service(sockets::SocketService* service) { socket_service_ = service; }
   ctl::Error add_address(const std::string& name, const std::string& cidr, bool alias) override;
   ctl::Error delete_address(const std::string& name, const std::string& address) override;
   ctl::Result<std::vector<ctl::RouteInfo>> routes() override;
@@ -58,6 +61,7 @@ class Backend final : public ctl::Backend {
   net::Interfaces& ifs_;
   net::DriverManager& drivers_;
   inet::Stack* stack_ = nullptr;
+  sockets::SocketService* socket_service_ = nullptr;
 
   void describe_inet(ctl::InterfaceInfo& info);
 };

@@ -220,7 +220,9 @@ ctl::Error Backend::arp_set(const std::string& address, const std::string& mac) 
 
 ctl::Result<std::map<std::string, std::map<std::string, uint64_t>>> Backend::protocol_stats() {
   if (stack_ == nullptr) return {{}, kNoStack};
-  return {stack_->statistics(), {}};
+  auto stats = stack_->statistics();
+  if (socket_service_ != nullptr) stats["sockets"] = socket_service_->statistics();
+  return {stats, {}};
 }
 
 ctl::Result<std::map<std::string, uint64_t>> Backend::buffer_stats() {

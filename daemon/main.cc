@@ -23,6 +23,7 @@
 #include "daemon/tx_stall_watch.h"
 #include "inet/stack.h"
 #include "runtime/runtime.h"
+#include "sockets/service.h"
 
 namespace pktd::daemon {
 namespace {
@@ -122,12 +123,22 @@ int serve(const Options& opts, int ready_fd) {
     runtime.stop();
     return 1;
   }
+  sockets::SocketService socket_service(runtime, opts.instance);
+  if (socket_service.start(&error) != 0) {
+    PKTD_LOG_ERR("socket service: %s", error.c_str());
+    runtime.spawn([&] { server.stop(); runtime.request_stop(); }, "abandon");
+    runtime.run_main();
+    runtime.stop();
+    return 1;
+  }
 
   // Start-up runs on a pseudo-thread (drivers attach in the stack context; dlopen is a blockop
   // that this thread serves in run_main). A driver that fails is logged; pktd stays up.
   runtime.spawn([&] {
     stack.emplace(stack_env, interfaces, stack_config(opts.stack));
     backend.set_stack(&*stack);
+    socket_service.set_stack(&*stack);
+    backend.set_socket_service(&socket_service);
     net::attach_loopback(interfaces);
     tx_stall_watch.start();
     for (const DriverSpec& d : opts.drivers) drivers.load(d.name_or_path, d.options);
@@ -142,6 +153,8 @@ int serve(const Options& opts, int ready_fd) {
   // Drivers detach in the stack context; their blockops are served here until it is done.
   runtime.spawn([&] {
     server.stop();  // no new requests (a mount) while the drivers go; in the stack context it does not wait
+    backend.set_socket_service(nullptr);
+    socket_service.stop();  // applications see end of file on their sockets: ENETDOWN
     tx_stall_watch.stop();
     drivers.unload_all();
     if (stack) stack->shutdown();

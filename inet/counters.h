@@ -39,7 +39,7 @@ namespace pktd::inet {
 
 #define PKTD_UDP_COUNTERS(X)                                                          \
   X(received) X(delivered) X(sent) X(truncated) X(bad_length) X(bad_checksum)         \
-  X(no_port) X(no_port_broadcast) X(queue_full) X(no_buffers)
+  X(no_port) X(no_port_broadcast) X(queue_full) X(no_buffers) X(icmp_errors_reported)
 
 #define PKTD_DECLARE_COUNTER(name) uint64_t name = 0;
 #define PKTD_NAME_COUNTER(name) out[#name] = name;

@@ -33,6 +33,17 @@ std::optional<std::pair<uint16_t, uint16_t>> quoted_echo(std::span<const std::by
   return std::pair{wire::load_be16(quoted, ihl + 4), wire::load_be16(quoted, ihl + 6)};
 }
 
+// The ICMP errors that end a UDP exchange, with the errno Linux reports for them on a connected
+// socket (RFC 1122 4.1.3.3 passes them up; the soft ones, like host unreachable, are not).
+int hard_udp_error(uint8_t type, uint8_t code) {
+  if (type != kIcmpDestUnreachable) return 0;
+  switch (code) {
+    case kUnreachPort: return ECONNREFUSED;
+    case kUnreachProtocol: return ENOPROTOOPT;
+    default: return 0;
+  }
+}
+
 void count_error_received(IcmpCounters& c, uint8_t type) {
   if (type == kIcmpDestUnreachable) ++c.dest_unreachable_received;
   else if (type == kIcmpTimeExceeded) ++c.time_exceeded_received;
@@ -86,8 +97,10 @@ void Stack::Private::icmp_input(Stack& s, net::Ifnet&, const wire::Ipv4View& ip,
     case kIcmpTimeExceeded:
     case kIcmpParameterProblem: {
       count_error_received(c, icmp->type());
+      if (int error = hard_udp_error(icmp->type(), icmp->code()))
+        Stack::Private::udp_error(s, icmp->payload(), error);
       auto echo = quoted_echo(icmp->payload());
-      if (!echo) return;  // UDP sockets hear of these with the socket service (issue 6)
+      if (!echo) return;
       auto it = s.echo_listeners_.find(echo->first);
       if (it == s.echo_listeners_.end()) return;
       EchoEvent e{echo->second, ip.source(), ip.ttl(), icmp->bytes().size(), true, icmp->type(),

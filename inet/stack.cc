@@ -193,6 +193,8 @@ bool Stack::Private::is_broadcast_for(Stack& s, uint32_t ifindex, Ipv4Address a)
   });
 }
 
+bool Stack::is_broadcast_address(Ipv4Address a) { return Private::is_our_broadcast(*this, a); }
+
 bool Stack::Private::is_our_broadcast(Stack& s, Ipv4Address a) {
   for (const auto& [index, list] : s.addresses_)
     if (is_broadcast_for(s, index, a)) return true;

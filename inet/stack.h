@@ -73,6 +73,7 @@ class Stack : private net::Interfaces::Observer {
   // Stops taking frames and timers (stack context); the object stays valid for callers still
   // holding it (a ping sleeping on a pseudo-thread) until it is destroyed. Idempotent.
   void shutdown();
+  const StackConfig& config() const { return config_; }
   // Named counters for netstat -s, reassembly's included.
   std::map<std::string, std::map<std::string, uint64_t>> statistics() const;
 
@@ -92,6 +93,8 @@ class Stack : private net::Interfaces::Observer {
   void announce(uint32_t ifindex);
   std::vector<IfAddress> addresses(uint32_t ifindex) const;
   bool is_local_address(Ipv4Address a) const;
+  // 255.255.255.255, or the broadcast address of one of our networks.
+  bool is_broadcast_address(Ipv4Address a);
 
   // --- routes ---
   const RouteTable& routes() const { return routes_; }
@@ -125,9 +128,18 @@ class Stack : private net::Interfaces::Observer {
   int send_echo(Ipv4Address destination, uint16_t id, uint16_t sequence, size_t data_size,
                 uint8_t ttl);
 
+  // The source address a datagram to destination would leave with: 0, ENETUNREACH (no route)
+  // or EADDRNOTAVAIL (the route's interface has no address).
+  int source_for(Ipv4Address destination, Ipv4Address* source);
+
   // UDP
   UdpTable& udp() { return udp_table_; }
-  int udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byte> data);
+  // from.address 0: chosen from the route. options.source is ignored (from.address is it).
+  int udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byte> data,
+                 SendOptions options);
+  int udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byte> data) {
+    return udp_output(from, to, data, SendOptions{});
+  }
 
   // Capture
   CaptureHub& captures() { return captures_; }

@@ -85,6 +85,10 @@ struct Stack::Private {
   // udp.cc
   static void udp_input(Stack& s, net::Ifnet& ifp, const wire::Ipv4View& ip, const buf::Mbuf& packet,
                         bool to_broadcast, bool link_broadcast);
+  static void deliver_udp(UdpCounters& c, UdpSocket& sock, UdpEndpoint from, UdpEndpoint to,
+                          std::span<const std::byte> data);
+  // An ICMP error quoting a UDP datagram: tells the connected socket that sent it.
+  static void udp_error(Stack& s, std::span<const std::byte> quoted, int error);
 };
 
 }  // namespace pktd::inet

@@ -21,26 +21,60 @@ void Stack::Private::udp_input(Stack& s, net::Ifnet&, const wire::Ipv4View& ip, 
   }
   UdpEndpoint to{ip.destination(), udp->destination_port()};
   UdpEndpoint from{ip.source(), udp->source_port()};
+  auto data = udp->payload();
+  if (to_broadcast || link_broadcast) {
+    auto all = s.udp_table_.lookup_all(to, from);
+    if (all.empty()) ++c.no_port_broadcast;  // RFC 1122 4.1.3.1: no port unreachable for broadcasts
+    for (const auto& sock : all) deliver_udp(c, *sock, from, to, data);
+    return;
+  }
   std::shared_ptr<UdpSocket> sock = s.udp_table_.lookup(to, from);
   if (!sock) {
-    if (to_broadcast || link_broadcast) {
-      ++c.no_port_broadcast;  // RFC 1122 4.1.3.1: no port unreachable for broadcasts
-      return;
-    }
     ++c.no_port;
     icmp_error(s, packet, kIcmpDestUnreachable, kUnreachPort, 0, false);
     return;
   }
-  auto data = udp->payload();
-  ReceivedDatagram d{from, to, std::string(reinterpret_cast<const char*>(data.data()), data.size())};
-  if (!sock->deliver(std::move(d))) {
+  deliver_udp(c, *sock, from, to, data);
+}
+
+void Stack::Private::deliver_udp(UdpCounters& c, UdpSocket& sock, UdpEndpoint from, UdpEndpoint to,
+                                 std::span<const std::byte> data) {
+  bool taken = sock.sink ? sock.sink(from, data)
+                         : sock.deliver({from, to, std::string(reinterpret_cast<const char*>(data.data()),
+                                                               data.size())});
+  if (!taken) {
     ++c.queue_full;
     return;
   }
   ++c.delivered;
 }
 
-int Stack::udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byte> data) {
+void Stack::Private::udp_error(Stack& s, std::span<const std::byte> quoted, int error) {
+  // The quoted datagram went from one of our sockets (its source) to the peer (its destination).
+  if (quoted.size() < wire::Ipv4View::kMinHeaderLength) return;
+  size_t ihl = size_t{wire::load_u8(quoted, 0) & 0x0FU} * 4;
+  if (ihl < 20 || quoted.size() < ihl + 8 || wire::load_u8(quoted, 9) != wire::kIpProtocolUdp) return;
+  UdpEndpoint local{{wire::load_be32(quoted, 12)}, wire::load_be16(quoted, ihl)};
+  UdpEndpoint remote{{wire::load_be32(quoted, 16)}, wire::load_be16(quoted, ihl + 2)};
+  auto sock = s.udp_table_.lookup_connected(local, remote);
+  if (!sock || !sock->on_error) return;
+  ++s.counters_.udp.icmp_errors_reported;
+  sock->on_error(error);
+}
+
+int Stack::source_for(Ipv4Address destination, Ipv4Address* source) {
+  if (is_limited_broadcast(destination)) {
+    *source = {};
+    return 0;
+  }
+  const Route* r = routes_.lookup(destination);
+  if (r == nullptr) return ENETUNREACH;
+  *source = Private::source_for(*this, *r, destination);
+  return source->value == 0 ? EADDRNOTAVAIL : 0;
+}
+
+int Stack::udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byte> data,
+                      SendOptions o) {
   UdpCounters& c = counters_.udp;
   if (data.size() > 65535 - 8 - 20) return EMSGSIZE;
   // The checksum covers the source address: pick it now if the caller left it to us.
@@ -64,7 +98,6 @@ int Stack::udp_output(UdpEndpoint from, UdpEndpoint to, std::span<const std::byt
     ++c.no_buffers;
     return ENOBUFS;
   }
-  SendOptions o;
   o.source = from.address;
   int err = ip_output(std::move(m), wire::kIpProtocolUdp, to.address, o);
   if (err == 0) ++c.sent;

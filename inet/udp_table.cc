@@ -23,10 +23,33 @@ bool UdpSocket::pop(ReceivedDatagram* out) {
   return true;
 }
 
-bool UdpTable::in_use(UdpEndpoint e) const {
-  return std::any_of(sockets_.begin(), sockets_.end(), [&](const auto& s) {
-    return s->local.port == e.port &&
-           (s->local.address.value == 0 || e.address.value == 0 || s->local.address == e.address);
+namespace {
+
+bool overlaps(const UdpEndpoint& a, const UdpEndpoint& b) {
+  return a.port == b.port &&
+         (a.address.value == 0 || b.address.value == 0 || a.address == b.address);
+}
+
+bool may_share(const UdpSocket& a, const UdpSocket& b) {
+  if (a.reuse_address && b.reuse_address) return true;
+  return a.reuse_port && b.reuse_port && a.owner == b.owner;
+}
+
+// How well socket s matches a datagram to `to` from `from`: 0 not at all, 1 the wildcard
+// address, 2 its exact address, 3 connected to the sender.
+int match_rank(const UdpSocket& s, UdpEndpoint to, UdpEndpoint from) {
+  if (s.local.port != to.port) return 0;
+  if (s.local.address.value != 0 && s.local.address != to.address) return 0;
+  if (s.remote.port != 0)
+    return s.remote.port == from.port && s.remote.address == from.address ? 3 : 0;
+  return s.local.address.value != 0 ? 2 : 1;
+}
+
+}  // namespace
+
+bool UdpTable::conflicts(const UdpSocket& s, UdpEndpoint e) const {
+  return std::any_of(sockets_.begin(), sockets_.end(), [&](const auto& other) {
+    return other.get() != &s && overlaps(other->local, e) && !may_share(s, *other);
   });
 }
 
@@ -36,12 +59,15 @@ int UdpTable::bind(const std::shared_ptr<UdpSocket>& s, UdpEndpoint local) {
     for (unsigned tries = 0; tries < kRange; ++tries) {
       UdpEndpoint candidate{local.address, next_ephemeral_};
       next_ephemeral_ = next_ephemeral_ == kEphemeralLast ? kEphemeralFirst : next_ephemeral_ + 1;
-      if (in_use(candidate)) continue;
+      // An ephemeral port is never shared, whatever the options say.
+      bool taken = std::any_of(sockets_.begin(), sockets_.end(),
+                               [&](const auto& o) { return overlaps(o->local, candidate); });
+      if (taken) continue;
       local = candidate;
       break;
     }
     if (local.port == 0) return EAGAIN;
-  } else if (in_use(local)) {
+  } else if (conflicts(*s, local)) {
     return EADDRINUSE;
   }
   s->local = local;
@@ -54,19 +80,34 @@ void UdpTable::unbind(const std::shared_ptr<UdpSocket>& s) {
 }
 
 std::shared_ptr<UdpSocket> UdpTable::lookup(UdpEndpoint to, UdpEndpoint from) const {
-  std::shared_ptr<UdpSocket> exact, wildcard;
+  int best = 0;
+  std::vector<const std::shared_ptr<UdpSocket>*> equals;
   for (const auto& s : sockets_) {
-    if (s->local.port != to.port) continue;
-    if (s->remote.port != 0) {
-      if (s->remote.port == from.port && s->remote.address == from.address &&
-          (s->local.address.value == 0 || s->local.address == to.address))
-        return s;
-      continue;
-    }
-    if (s->local.address == to.address) exact = s;
-    else if (s->local.address.value == 0) wildcard = s;
+    int rank = match_rank(*s, to, from);
+    if (rank == 0 || rank < best) continue;
+    if (rank > best) equals.clear();
+    best = rank;
+    equals.push_back(&s);
   }
-  return exact ? exact : wildcard;
+  if (equals.empty()) return nullptr;
+  bool group = equals.size() > 1 && std::all_of(equals.begin(), equals.end(),
+                                                [](auto* s) { return (*s)->reuse_port; });
+  if (!group) return *equals.back();
+  uint32_t hash = (from.address.value * 2654435761U) ^ (from.port * 40503U);
+  return *equals[hash % equals.size()];
+}
+
+std::vector<std::shared_ptr<UdpSocket>> UdpTable::lookup_all(UdpEndpoint to, UdpEndpoint from) const {
+  std::vector<std::shared_ptr<UdpSocket>> all;
+  for (const auto& s : sockets_)
+    if (match_rank(*s, to, from) > 0) all.push_back(s);
+  return all;
+}
+
+std::shared_ptr<UdpSocket> UdpTable::lookup_connected(UdpEndpoint local, UdpEndpoint remote) const {
+  for (const auto& s : sockets_)
+    if (s->remote.port != 0 && match_rank(*s, local, remote) == 3) return s;
+  return nullptr;
 }
 
 }  // namespace pktd::inet

@@ -1,0 +1,143 @@
+// The socket service's insides (internal to sockets/): everything here runs in the stack context,
+// except collect_ready(), the interrupt's process callback.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ctl/socket_protocol.h"
+#include "inet/stack.h"
+#include "inet/udp_table.h"
+#include "runtime/runtime.h"
+#include "sockets/service.h"
+
+namespace pktd::sockets {
+
+// One service connection: a client process (its credentials are those of the process that
+// connected; a forked child makes its own).
+struct ServiceClient {
+  uint64_t id = 0;
+  int fd = -1;
+  uid_t uid = 0;
+  pid_t pid = 0;
+};
+
+// Options a Linux UDP socket keeps (the reuse flags live on the UdpSocket, which binds by them).
+struct SocketOptions {
+  bool broadcast = false;
+  bool keepalive = false;
+  int linger_onoff = 0, linger_seconds = 0;
+  int ttl = -1;  // -1: the stack's default
+  int tos = 0;
+  uint32_t receive_buffer = 212992;  // as getsockopt reports it (doubled, like Linux)
+};
+
+// One application socket.
+struct AppSocket {
+  uint64_t id = 0;
+  int family = 0, type = 0, protocol = 0;
+  int fd = -1;         // pktd's end of the pair
+  ino_t app_ino = 0;   // the application's end, which requests carry
+  uid_t owner = 0;     // who made it (limits; SO_REUSEPORT groups)
+  std::shared_ptr<inet::UdpSocket> udp;
+  bool bound = false;           // in the UDP table
+  bool address_chosen = false;  // bind() named an address (a disconnect keeps it)
+  bool port_chosen = false;     // bind() named a port
+  SocketOptions options;
+};
+
+class SocketService::Impl {
+ public:
+  Impl(rt::Runtime& rt, std::string instance, ServiceLimits limits)
+      : rt_(rt), instance_(std::move(instance)), limits_(limits) {}
+
+  int start(std::string* error);
+  void stop();
+  void set_stack(inet::Stack* stack) { stack_ = stack; }
+  const std::string& path() const { return path_; }
+  std::map<std::string, uint64_t> statistics() const;
+  size_t socket_count() const { return sockets_.size(); }
+
+  // --- service.cc: the set, accepting, reading requests, replying ---
+  rt::Process collect_ready();
+  void handle_ready(const std::vector<uint64_t>& ids);
+  void accept_clients();
+  void serve_client(ServiceClient& c);
+  void reply(ServiceClient& c, const ctl::SvcReply& r, int fd_to_pass);
+  void close_client(uint64_t id);
+  bool watch(int fd, uint64_t id);
+  void rearm(int fd, uint64_t id);
+
+  // --- requests.cc ---
+  ctl::SvcReply execute(ServiceClient& c, const ctl::SvcRequest& q, int fd, int* fd_to_pass);
+  ctl::SvcReply make_socket(ServiceClient& c, const ctl::SvcRequest& q, int* fd_to_pass);
+  int bind(AppSocket& s, const ctl::SvcAddress& a, uid_t caller);
+  int connect(AppSocket& s, const ctl::SvcAddress& a);
+  int disconnect(AppSocket& s);
+  int bind_ephemeral(AppSocket& s);
+  int table_bind(AppSocket& s, inet::UdpEndpoint local);
+  AppSocket* socket_of(int fd);
+  void close_socket(uint64_t id);
+  size_t close_hung_up();
+
+  // --- options.cc ---
+  int set_option(AppSocket& s, const ctl::SvcRequest& q);
+  int get_option(AppSocket& s, const ctl::SvcRequest& q, ctl::SvcReply* r);
+
+  // --- datagrams.cc ---
+  void drain_socket(AppSocket& s);
+  void send_datagram(AppSocket& s, const ctl::DgramHeader& h, std::span<const std::byte> payload);
+  bool pass_up(AppSocket& s, const inet::UdpEndpoint& from, std::span<const std::byte> data);
+  void pass_error(AppSocket& s, int error);
+  bool is_broadcast(wire::Ipv4Address a) const;
+
+  rt::Runtime& rt_;
+  const std::string instance_;
+  const ServiceLimits limits_;
+  inet::Stack* stack_ = nullptr;
+  std::string path_;
+  int listen_fd_ = -1;
+  int spare_fd_ = -1;  // closed to accept-and-drop when pktd is out of fds
+  int set_fd_ = -1;    // the private epoll set: the interrupt source's fd
+  rt::Interrupt* irq_ = nullptr;
+  bool stopped_ = false;
+  uint64_t next_id_ = 2;  // 1 is the listener
+  std::map<uint64_t, ServiceClient> clients_;
+  std::map<uint64_t, AppSocket> sockets_;
+  std::map<ino_t, uint64_t> by_inode_;
+  std::map<uid_t, uint32_t> per_user_;
+  std::vector<std::byte> buffer_;  // one datagram in from an application
+
+  // Counters (netstat -s, group "sockets").
+  struct Counters {
+    uint64_t clients_accepted = 0, requests = 0, bad_requests = 0, replies_dropped = 0;
+    uint64_t sockets_opened = 0, sockets_closed = 0, refused_limit = 0;
+    uint64_t datagrams_sent = 0, datagrams_received = 0, send_failed = 0;
+    uint64_t send_broadcast_refused = 0, send_no_destination = 0, bad_messages = 0;
+    uint64_t receive_buffer_full = 0, errors_passed = 0;
+  } counters_;
+};
+
+inline constexpr uint64_t kListenerId = 1;
+
+// The protocol's addresses: IPv4 in addr[0..3] in network order, the port in host order.
+inline inet::UdpEndpoint endpoint_of(const ctl::SvcAddress& a) {
+  uint32_t v = static_cast<uint32_t>(a.addr[0]) << 24 | static_cast<uint32_t>(a.addr[1]) << 16 |
+               static_cast<uint32_t>(a.addr[2]) << 8 | static_cast<uint32_t>(a.addr[3]);
+  return {{v}, a.port};
+}
+
+inline ctl::SvcAddress address_of(const inet::UdpEndpoint& e) {
+  ctl::SvcAddress a;
+  a.family = 2;  // AF_INET
+  a.port = e.port;
+  for (int i = 0; i < 4; ++i) a.addr[i] = static_cast<uint8_t>(e.address.value >> (24 - 8 * i));
+  return a;
+}
+
+}  // namespace pktd::sockets
