@@ -123,7 +123,9 @@ int serve(const Options& opts, int ready_fd) {
     runtime.stop();
     return 1;
   }
-  sockets::SocketService socket_service(runtime, opts.instance);
+  sockets::ServiceLimits limits;
+  limits.sockets_per_user = opts.stack.sockets_per_user;
+  sockets::SocketService socket_service(runtime, opts.instance, limits);
   if (socket_service.start(&error) != 0) {
     PKTD_LOG_ERR("socket service: %s", error.c_str());
     runtime.spawn([&] { server.stop(); runtime.request_stop(); }, "abandon");

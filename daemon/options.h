@@ -30,6 +30,7 @@ struct StackOptions {
   unsigned stack_watchdog_ms = 500;    // 0 = off, else 10..600000
   unsigned quiesce_timeout_ms = 2000;  // 10..600000
   unsigned tx_stall_ms = 1000;         // packets queued this long with no start: logged; 0 = off
+  unsigned sockets_per_user = 4096;    // application sockets one uid may hold, 1..1048576
   size_t pt_stack_kb = 128;            // pseudo-thread stack size in KiB, 16..8192
   size_t ifq_maxlen = 256;             // each interface's send queue, packets, 1..65536
   unsigned admin_gid = 0;              // members may change the configuration; 0: root only

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <set>
 #include <vector>
 
 #include "base/log.h"
@@ -668,6 +669,87 @@ TEST_F(StackTest, BroadcastPingIsIgnored) {
   env->run();
   EXPECT_EQ(stat(*b, "icmp", "broadcast_echo_ignored"), 1u);
   EXPECT_TRUE(events.empty());
+}
+
+TEST_F(StackTest, PortUnreachableReachesTheConnectedSenderOnly) {
+  std::vector<int> connected_errors, unconnected_errors;
+  auto connected = std::make_shared<UdpSocket>();
+  ASSERT_EQ(a->udp().bind(connected, {kA, 5000}), 0);
+  connected->remote = {kB, 9};
+  connected->on_error = [&](int e) { connected_errors.push_back(e); };
+  auto unconnected = std::make_shared<UdpSocket>();
+  ASSERT_EQ(a->udp().bind(unconnected, {kA, 5001}), 0);
+  unconnected->on_error = [&](int e) { unconnected_errors.push_back(e); };
+
+  ASSERT_EQ(a->udp_output(connected->local, {kB, 9}, text("anyone?")), 0);
+  ASSERT_EQ(a->udp_output(unconnected->local, {kB, 9}, text("anyone?")), 0);
+  env->run();
+  EXPECT_EQ(connected_errors, std::vector<int>{ECONNREFUSED});
+  EXPECT_TRUE(unconnected_errors.empty());  // as Linux: only connected sockets hear ICMP errors
+  EXPECT_EQ(stat(*a, "udp", "icmp_errors_reported"), 1u);
+  a->udp().unbind(connected);
+  a->udp().unbind(unconnected);
+}
+
+TEST_F(StackTest, BroadcastReachesEveryListenerOfThePortButNotUnicastBoundOnes) {
+  std::vector<std::string> heard;
+  auto listen = [&](Ipv4Address address, const std::string& who) {
+    auto s = std::make_shared<UdpSocket>();
+    s->reuse_address = true;
+    s->sink = [&heard, who](const UdpEndpoint&, std::span<const std::byte> data) {
+      heard.push_back(who + ":" + std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+      return true;
+    };
+    EXPECT_EQ(b->udp().bind(s, {address, 9}), 0);
+    return s;
+  };
+  auto one = listen({}, "one"), two = listen({}, "two"), unicast = listen(kB, "unicast");
+  ASSERT_EQ(a->udp_output({Ipv4Address{}, 5000}, {kSubnetBroadcast, 9}, text("all")), 0);
+  env->run();
+  EXPECT_EQ(heard, (std::vector<std::string>{"one:all", "two:all"}));
+  EXPECT_EQ(stat(*b, "udp", "delivered"), 2u);
+  // Unicast goes to one socket: the most specific, here the one bound to kB.
+  ASSERT_EQ(a->udp_output({Ipv4Address{}, 5000}, {kB, 9}, text("you")), 0);
+  env->run();
+  EXPECT_EQ(heard.back(), "unicast:you");
+  for (auto& s : {one, two, unicast}) b->udp().unbind(s);
+}
+
+TEST(UdpTableTest, PortsAreSharedOnlyWhenEveryOwnerAgrees) {
+  UdpTable t;
+  auto make = [](bool reuse_address, bool reuse_port, uid_t owner) {
+    auto s = std::make_shared<UdpSocket>();
+    s->reuse_address = reuse_address;
+    s->reuse_port = reuse_port;
+    s->owner = owner;
+    return s;
+  };
+  auto first = make(true, false, 0);
+  ASSERT_EQ(t.bind(first, {Ipv4Address{}, 53}), 0);
+  EXPECT_EQ(t.bind(make(false, false, 0), {Ipv4Address{}, 53}), EADDRINUSE);
+  EXPECT_EQ(t.bind(make(false, false, 0), {kA, 53}), EADDRINUSE);  // overlaps the wildcard
+  EXPECT_EQ(t.bind(make(true, false, 0), {kA, 53}), 0);
+
+  auto port_a = make(false, true, 1000);
+  ASSERT_EQ(t.bind(port_a, {Ipv4Address{}, 80}), 0);
+  EXPECT_EQ(t.bind(make(false, true, 1001), {Ipv4Address{}, 80}), EADDRINUSE);  // another user
+  auto port_b = make(false, true, 1000);
+  ASSERT_EQ(t.bind(port_b, {Ipv4Address{}, 80}), 0);
+  // A SO_REUSEPORT group spreads senders, and one sender always reaches the same member.
+  std::set<UdpSocket*> chosen;
+  for (uint8_t host = 1; host < 40; ++host) {
+    UdpEndpoint from{ip(198, 18, 1, host), 4000};
+    auto s = t.lookup({kA, 80}, from);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s, t.lookup({kA, 80}, from));
+    chosen.insert(s.get());
+  }
+  EXPECT_EQ(chosen.size(), 2u);
+  // An ephemeral port is never one someone shares.
+  auto ephemeral = make(true, true, 1000);
+  ASSERT_EQ(t.bind(ephemeral, {Ipv4Address{}, 0}), 0);
+  EXPECT_NE(ephemeral->local.port, 53);
+  EXPECT_NE(ephemeral->local.port, 80);
 }
 
 TEST_F(StackTest, IcmpErrorsAreRateLimited) {
