@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "base/log.h"
 #include "ctl/listen_socket.h"
@@ -187,7 +188,8 @@ void SocketService::Impl::accept_clients() {
 namespace {
 
 // Receives one request message with at most one fd. Returns the message size, 0 when the client
-// hung up, -1 with errno; *fd is -1 or the descriptor (extra ones are closed: one per request).
+// hung up, -1 with errno, -2 when it carried more than one fd (all closed); *fd is -1 or the
+// descriptor.
 ssize_t receive_request(int sock, ctl::SvcRequest* q, int* fd) {
   *fd = -1;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
@@ -199,22 +201,21 @@ ssize_t receive_request(int sock, ctl::SvcRequest* q, int* fd) {
   m.msg_controllen = sizeof control;
   ssize_t n = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
   if (n < 0) return n;
+  std::vector<int> fds;
   for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < count; ++i) {
       int got;
       std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (*fd < 0) *fd = got;
-      else close(got);
+      fds.push_back(got);
     }
   }
-  if ((m.msg_flags & MSG_CTRUNC) != 0 && *fd >= 0) {  // more fds than room: refuse the request
-    close(*fd);
-    *fd = -1;
-    errno = EINVAL;
+  if (fds.size() > 1 || (m.msg_flags & MSG_CTRUNC) != 0) {  // one socket per request
+    for (int f : fds) close(f);
     return -2;
   }
+  if (!fds.empty()) *fd = fds[0];
   return n;
 }
 
