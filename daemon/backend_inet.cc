@@ -241,7 +241,8 @@ ctl::Result<std::vector<ctl::SocketInfo>> Backend::sockets() {
   if (stack_ == nullptr) return {{}, kNoStack};
   ctl::Result<std::vector<ctl::SocketInfo>> r;
   for (const auto& s : stack_->udp().sockets())
-    r.value.push_back({"udp", text(s->local), text(s->remote), "", s->queued_bytes(), 0});
+    r.value.push_back({"udp", text(s->local), text(s->remote), "",
+                       s->queued_bytes() + (s->held_elsewhere ? s->held_elsewhere() : 0), 0});
   return r;
 }
 

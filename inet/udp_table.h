@@ -45,6 +45,9 @@ class UdpSocket {
   // When set, datagrams go straight here instead of the queue above (the socket service hands
   // them to the application's end); false when there is no room (counted as queue_full).
   std::function<bool(const UdpEndpoint& from, std::span<const std::byte> data)> sink;
+  // Octets received but not yet read that are held elsewhere (the socket service's pair), for
+  // netstat's Recv-Q.
+  std::function<size_t()> held_elsewhere;
   // A hard ICMP error about a datagram this connected socket sent: ECONNREFUSED for port
   // unreachable (RFC 1122 4.1.3.3 passes them up; like Linux, only connected sockets hear them).
   std::function<void(int error)> on_error;

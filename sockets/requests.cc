@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -139,6 +141,10 @@ SvcReply SocketService::Impl::make_socket(ServiceClient& c, const SvcRequest& q,
   kept.udp->on_error = [this, id](int error) {
     if (auto it = sockets_.find(id); it != sockets_.end()) pass_error(it->second, error);
   };
+  kept.udp->held_elsewhere = [fd = kept.fd]() -> size_t {
+    int unread = 0;  // what the application has not read yet, bookkeeping included (as Linux)
+    return ioctl(fd, SIOCOUTQ, &unread) == 0 && unread > 0 ? static_cast<size_t>(unread) : 0;
+  };
   by_inode_[kept.app_ino] = id;
   ++held;
   ++counters_.sockets_opened;
@@ -227,6 +233,7 @@ void SocketService::Impl::close_socket(uint64_t id) {
   if (s.bound && stack_ != nullptr) stack_->udp().unbind(s.udp);
   s.udp->sink = nullptr;
   s.udp->on_error = nullptr;
+  s.udp->held_elsewhere = nullptr;
   if (set_fd_ >= 0) epoll_ctl(set_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
   close(s.fd);
   by_inode_.erase(s.app_ino);

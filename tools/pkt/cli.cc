@@ -5,6 +5,7 @@
 
 #include "ctl/paths.h"
 #include "tools/pkt/commands.h"
+#include "tools/pkt/run.h"
 #include "tools/pkt/session.h"
 
 namespace pktd::pkt {
@@ -25,14 +26,6 @@ constexpr Subcommand kSubcommands[] = {
     {"ping", nullptr, launch_ping},       {"capture", nullptr, launch_capture},
     {"udp", plan_udp, nullptr},
 };
-
-// The daemon's rule (daemon/options.cc): the instance names a file, so no '/' and no '.'.
-bool valid_instance(const std::string& name) {
-  return !name.empty() && name.size() <= 32 &&
-         name.find_first_not_of(
-             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
-             std::string::npos;
-}
 
 bool usage_error(std::string* error, std::string text) {
   *error = std::move(text);
@@ -126,6 +119,14 @@ int ask_pktd(const Program& program, const Invocation& inv, const Environment& e
 
 }  // namespace
 
+// The daemon's rule (daemon/options.cc): the instance names a file, so no '/' and no '.'.
+bool valid_instance(const std::string& name) {
+  return !name.empty() && name.size() <= 32 &&
+         name.find_first_not_of(
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+             std::string::npos;
+}
+
 Environment environment_from_process() {
   auto get = [](const char* name) {
     const char* v = std::getenv(name);
@@ -142,7 +143,12 @@ std::optional<Invocation> parse_invocation(const std::vector<std::string>& argv,
     if (!take_global(argv, &i, &inv, error)) return std::nullopt;
   if (i < argv.size()) inv.command = argv[i++];
   if (inv.command == "help") inv.help = true;
-  take_subcommand_args(argv, i, &inv);
+  if (inv.command == "run") {
+    // The program's words are not pkt's: no --json, no "--" taken out.
+    inv.args.assign(argv.begin() + static_cast<std::ptrdiff_t>(i), argv.end());
+  } else {
+    take_subcommand_args(argv, i, &inv);
+  }
   if (inv.command.empty() && !inv.help) {
     *error = "which subcommand?";
     return std::nullopt;
@@ -184,6 +190,7 @@ std::string usage() {
          "  capture IF [-w FILE|-] [-c COUNT] [-s SNAPLEN] [-T SECONDS]   pcap with -w\n"
          "  udp send [-p LOCALPORT] HOST PORT TEXT   test hook: send one datagram\n"
          "  udp recv [-c COUNT] [-W TIMEOUT] PORT    test hook: wait for datagrams\n"
+         "  run [-i INSTANCE] [--] PROGRAM [ARGS...]  PROGRAM with its Internet sockets in pktd\n"
          "Addresses are numeric. The instance: -i, else PKTD_SOCK (a socket path), else\n"
          "PKTD_INSTANCE, else 0. --json prints pktd's result as JSON.\n"
          "Exit status: 0 ok, 1 error, 2 bad usage.\n";
@@ -198,6 +205,7 @@ int run(const std::vector<std::string>& argv, const Environment& env, std::ostre
     out << usage();
     return kExitOk;
   }
+  if (inv->command == "run") return run_program(*inv, env, err);  // no request: it execs
   const Subcommand* sub = find_subcommand(inv->command);
   if (sub == nullptr) return fail_usage(err, "unknown subcommand '" + inv->command + "'");
   auto program = program_of(*sub, inv->args, &error);

@@ -40,6 +40,9 @@ Target resolve_target(const std::optional<std::string>& instance, const Environm
 
 std::string usage();
 
+// An instance name as pktd accepts it: 1 to 32 of A-Z a-z 0-9 _ -.
+bool valid_instance(const std::string& name);
+
 // Runs pkt: results on out, messages on err; returns the exit status.
 int run(const std::vector<std::string>& argv, const Environment& env, std::ostream& out,
         std::ostream& err);

@@ -1,0 +1,31 @@
+/* libpkt's entry points as its own sources and the preload see them: the public
+ * API (pktd/libpkt.h), hidden in the preload, which exports the C library's
+ * names instead, and the calls only the preload needs. */
+#ifndef PKTD_CLIENT_API_H
+#define PKTD_CLIENT_API_H
+
+#ifdef PKTD_CLIENT_PRELOAD
+#define PKT_API __attribute__((visibility("hidden")))
+#endif
+#include "pktd/libpkt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mmsghdr;
+struct timespec;
+
+/* sendmmsg and recvmmsg: one message at a time through pkt_sendmsg /
+ * pkt_recvmsg. */
+__attribute__((visibility("hidden"))) int pktd_client_sendmmsg(int fd, struct mmsghdr* msgs,
+                                                               unsigned int n, int flags);
+__attribute__((visibility("hidden"))) int pktd_client_recvmmsg(int fd, struct mmsghdr* msgs,
+                                                               unsigned int n, int flags,
+                                                               struct timespec* timeout);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PKTD_CLIENT_API_H */

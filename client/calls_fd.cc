@@ -1,0 +1,85 @@
+// Descriptor calls: close, dup*, fcntl and ioctl are native; libpkt keeps its
+// table in step.
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+
+#include <cstring>
+
+#include "client/api.h"
+#include "client/core.h"
+#include "client/dgram.h"
+#include "client/native.h"
+#include "client/service.h"
+
+using namespace pktd::client;
+
+namespace {
+
+// newfd is about to be replaced by a duplicate: if it was libpkt's service
+// connection, libpkt lets go of it.
+void before_replacing(int fd, int newfd) {
+  if (fd != newfd) service::release_if_connection(newfd);
+}
+
+int after_duplicating(int fd, int newfd) {
+  if (newfd >= 0 && newfd != fd) fd_table::copy(fd, newfd);
+  return newfd;
+}
+
+}  // namespace
+
+extern "C" {
+
+// The native close: pktd sees the socket go when the last copy in any process
+// is closed.
+int pkt_close(int fd) {
+  service::release_if_connection(fd);
+  fd_table::forget(fd);
+  return native::close(fd);
+}
+
+int pkt_dup(int fd) { return after_duplicating(fd, native::dup(fd)); }
+
+int pkt_dup2(int fd, int newfd) {
+  before_replacing(fd, newfd);
+  return after_duplicating(fd, native::dup2(fd, newfd));
+}
+
+int pkt_dup3(int fd, int newfd, int flags) {
+  before_replacing(fd, newfd);
+  return after_duplicating(fd, native::dup3(fd, newfd, flags));
+}
+
+// O_NONBLOCK and FD_CLOEXEC live on the application's end, so all of fcntl is
+// native.
+int pkt_fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);  // what the C library does: int or pointer, one register
+  va_end(ap);
+  int r = native::fcntl(fd, cmd, arg);
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) after_duplicating(fd, r);
+  return r;
+}
+
+// FIONREAD (SIOCINQ) on a datagram socket is the next datagram's size; the rest
+// is native (FIONBIO sets O_NONBLOCK on the application's end).
+int pkt_ioctl(int fd, unsigned long request, ...) {
+  va_list ap;
+  va_start(ap, request);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  if (request == FIONREAD) {
+    std::optional<SocketInfo> s = fd_table::find(fd);
+    if (s && !s->is_stream()) {
+      if (arg == nullptr) return fail(EFAULT);
+      int size = dgram::next_datagram_size(fd);
+      std::memcpy(arg, &size, sizeof size);
+      return 0;
+    }
+  }
+  return native::ioctl(fd, request, arg);
+}
+
+}  // extern "C"

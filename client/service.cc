@@ -1,0 +1,293 @@
+#include "client/service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "client/fd_table.h"
+#include "client/native.h"
+
+namespace pktd::client::service {
+
+namespace {
+
+constexpr int kSlots = 8;
+constexpr size_t kPathSize = sizeof(sockaddr_un::sun_path);
+constexpr size_t kMaxInstance = 32;  // the daemon's limit (daemon/options.cc)
+
+// One service: its path ("" while unused) and the connection (-1 until the
+// first call). fd is atomic only so that release_if_connection can look without
+// the mutex; it changes under it.
+struct Slot {
+  char path[kPathSize] = {};
+  std::atomic<int> fd{-1};
+  uint64_t seq = 0;
+};
+
+// Constant-initialised: nothing runs before main, and a forked child finds it
+// as it was.
+pthread_mutex_t g_mutex = PTHREAD_MUTEX_INITIALIZER;
+Slot g_slots[kSlots];
+pthread_once_t g_fork_handlers_once = PTHREAD_ONCE_INIT;
+
+class Lock {
+ public:
+  Lock() { pthread_mutex_lock(&g_mutex); }
+  ~Lock() { pthread_mutex_unlock(&g_mutex); }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+};
+
+// Appends text to out (size n, NUL-terminated); false if it does not fit.
+bool append(char* out, size_t n, std::string_view text) {
+  size_t used = std::strlen(out);
+  if (used + text.size() + 1 > n) return false;
+  std::memcpy(out + used, text.data(), text.size());
+  out[used + text.size()] = '\0';
+  return true;
+}
+
+std::string_view env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+std::string_view run_directory() {
+  std::string_view dir = env("PKTD_RUNDIR");
+  return dir.empty() ? "/run/pktd" : dir;
+}
+
+bool instance_path(std::string_view instance, char* out, size_t n) {
+  out[0] = '\0';
+  return append(out, n, run_directory()) && append(out, n, "/") && append(out, n, instance) &&
+         append(out, n, ".svc");
+}
+
+// The daemon's rule for instance names: they name a file, so no '/' and no '.'.
+bool valid_instance(std::string_view name) {
+  if (name.empty() || name.size() > kMaxInstance) return false;
+  for (char c : name)
+    if (!(c == '_' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z')))
+      return false;
+  return true;
+}
+
+// Whether path is <something>/<instance>.svc: the default service's path names
+// its instance.
+bool path_names_instance(std::string_view path, std::string_view instance) {
+  std::string_view file = path;
+  if (size_t slash = file.rfind('/'); slash != std::string_view::npos)
+    file.remove_prefix(slash + 1);
+  return file.size() == instance.size() + 4 && file.starts_with(instance) && file.ends_with(".svc");
+}
+
+// Under the mutex.
+Slot& default_slot() {
+  Slot& s = g_slots[kDefault];
+  if (s.path[0] == '\0' && !default_path(s.path, sizeof s.path)) s.path[0] = '\0';
+  return s;
+}
+
+// Under the mutex: forget the connection; close it only if it is still ours.
+void drop(Slot& s, bool close_it) {
+  int fd = s.fd.exchange(-1);
+  if (close_it && fd >= 0) native::close(fd);
+}
+
+int open_connection(const char* path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path,
+              std::strlen(path) + 1);  // fits: checked when stored
+  int fd = native::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (native::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    native::close(fd);
+    return -1;
+  }
+  fd_table::forget(fd);
+  return fd;
+}
+
+int send_request(int fd, const ctl::SvcRequest& request, int socket_fd) {
+  iovec iov{const_cast<ctl::SvcRequest*>(&request), sizeof request};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (socket_fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &socket_fd, sizeof socket_fd);
+  }
+  ssize_t n;
+  do {
+    n = native::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -1;
+  if (static_cast<size_t>(n) != sizeof request) {
+    errno = EPIPE;
+    return -1;
+  }
+  return 0;
+}
+
+// The descriptors of an SCM_RIGHTS message: the first to *first (or closed),
+// the rest closed.
+void take_descriptors(msghdr& msg, int* first) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (first != nullptr && *first < 0) {
+        *first = fd;
+      } else {
+        native::close(fd);
+      }
+    }
+  }
+}
+
+// 0 with the reply (and its descriptor, if any) or -1: the conversation is
+// broken.
+int receive_reply(int fd, const ctl::SvcRequest& request, ctl::SvcReply* reply, int* received_fd) {
+  iovec iov{reply, sizeof *reply};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = native::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  int descriptor = -1;
+  if (n > 0) take_descriptors(msg, &descriptor);
+  bool ok = n == static_cast<ssize_t>(sizeof *reply) && reply->version == ctl::kSvcVersion &&
+            reply->seq == request.seq && reply->op == request.op;
+  if (ok && received_fd != nullptr) {
+    *received_fd = descriptor;
+  } else if (descriptor >= 0) {
+    native::close(descriptor);
+  }
+  return ok ? 0 : -1;
+}
+
+// A child must not talk over its parent's connections (the replies would go
+// astray): it lets go of them and reconnects on its first call. The mutex is
+// held across fork so that the child does not inherit it locked by a thread
+// that does not exist there.
+void before_fork() { pthread_mutex_lock(&g_mutex); }
+void after_fork_in_parent() { pthread_mutex_unlock(&g_mutex); }
+void after_fork_in_child() {
+  for (Slot& s : g_slots) drop(s, true);
+  pthread_mutex_unlock(&g_mutex);
+}
+void install_fork_handlers() {
+  pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
+
+bool is_open(int fd) { return native::fcntl(fd, F_GETFD, nullptr) >= 0; }
+
+// Errors of sendmsg that mean the connection is stale (pktd restarted, or the
+// application closed our descriptor behind our back): worth one retry on a new
+// connection.
+bool connection_gone(int error) {
+  return error == EPIPE || error == ECONNRESET || error == ENOTCONN || error == EBADF ||
+         error == ENOTSOCK;
+}
+
+}  // namespace
+
+bool default_path(char* out, size_t n) {
+  out[0] = '\0';
+  if (std::string_view svc = env("PKTD_SVC"); !svc.empty()) return append(out, n, svc);
+  if (std::string_view sock = env("PKTD_SOCK"); !sock.empty()) {
+    if (sock.ends_with(".sock")) sock.remove_suffix(5);
+    return append(out, n, sock) && append(out, n, ".svc");
+  }
+  std::string_view instance = env("PKTD_INSTANCE");
+  return instance_path(instance.empty() ? "0" : instance, out, n);
+}
+
+int for_instance(std::string_view instance) {
+  if (!valid_instance(instance)) return kNone;
+  Lock lock;
+  if (path_names_instance(default_slot().path, instance)) return kDefault;
+  char path[kPathSize];
+  if (!instance_path(instance, path, sizeof path)) return kNone;
+  // No such service: PKTD_SVC may name the instance's service by another path
+  // (a bind mount, a link); the default service is the better guess, and a
+  // wrong one only refuses the socket.
+  struct stat st;
+  if (stat(path, &st) != 0) return kDefault;
+  for (int i = kDefault + 1; i < kSlots; ++i) {
+    Slot& s = g_slots[i];
+    if (s.path[0] == '\0') std::memcpy(s.path, path, sizeof path);
+    if (std::strcmp(s.path, path) == 0) return i;
+  }
+  return kNone;
+}
+
+int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* reply,
+         int* received_fd) {
+  if (received_fd != nullptr) *received_fd = -1;
+  if (service < 0 || service >= kSlots) {
+    errno = ENETDOWN;
+    return -1;
+  }
+  pthread_once(&g_fork_handlers_once, install_fork_handlers);
+  Lock lock;
+  Slot& s = service == kDefault ? default_slot() : g_slots[service];
+  for (int attempt = 0; attempt < 2 && s.path[0] != '\0'; ++attempt) {
+    bool fresh = s.fd.load() < 0;
+    if (fresh) {
+      int fd = open_connection(s.path);
+      if (fd < 0) break;
+      s.fd.store(fd);
+    }
+    request.version = ctl::kSvcVersion;
+    request.seq = ++s.seq;
+    if (send_request(s.fd.load(), request, socket_fd) != 0) {
+      int error = errno;
+      if (error == EBADF && socket_fd >= 0 && !is_open(socket_fd)) return -1;  // errno EBADF
+      drop(s, error != EBADF && error != ENOTSOCK);
+      if (!fresh && connection_gone(error)) continue;
+      break;
+    }
+    if (receive_reply(s.fd.load(), request, reply, received_fd) != 0) {
+      drop(s, true);
+      break;
+    }
+    return 0;
+  }
+  errno = ENETDOWN;
+  return -1;
+}
+
+void release_if_connection(int fd) {
+  if (fd < 0) return;
+  for (Slot& s : g_slots) {
+    if (s.fd.load(std::memory_order_relaxed) != fd) continue;
+    Lock lock;
+    if (s.fd.load() == fd) drop(s, false);
+  }
+}
+
+}  // namespace pktd::client::service

@@ -1,0 +1,41 @@
+// The connections to pktd's socket service (ctl/socket_protocol.h): one
+// SOCK_SEQPACKET connection per service the process uses, opened on first use,
+// one request/reply at a time (a process-wide mutex). A forked child drops its
+// copies and reconnects when it needs to.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "ctl/socket_protocol.h"
+
+namespace pktd::client::service {
+
+inline constexpr int kDefault = 0;  // the service new sockets are made by
+inline constexpr int kNone = -1;    // a socket of a service that has no slot
+
+// The service of the instance named in a socket's abstract name: the default
+// service if its path is .../<instance>.svc, else <rundir>/<instance>.svc if
+// that exists, else the default service after all. kNone for an invalid name or
+// when every slot is in use.
+int for_instance(std::string_view instance);
+
+// One request and its reply. request.version and seq are filled in. socket_fd
+// (or -1) travels as the request's SCM_RIGHTS descriptor; a descriptor in the
+// reply goes to *received_fd (-1 if none; closed if received_fd is null).
+// Returns 0 when a reply came (its result is the caller's business); -1 with
+// errno ENETDOWN when the service cannot be reached or the conversation broke,
+// or EBADF when socket_fd is not open.
+int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* reply,
+         int* received_fd);
+
+// The application is closing fd (close, dup2 onto it): if it is a service
+// connection, libpkt lets go of it (without closing it) and reconnects on the
+// next call.
+void release_if_connection(int fd);
+
+// The default service's path by the rule of ctl/socket_protocol.h, written to
+// out (size n). false if it does not fit.
+bool default_path(char* out, size_t n);
+
+}  // namespace pktd::client::service
