@@ -17,6 +17,8 @@ import svcproto  # noqa: E402
 from svcproto import DATA, ERROR, HEADER, Service, receive, send_to  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                     "runtime error:")
 
 
 def readable(sock, timeout=10):
@@ -32,6 +34,13 @@ class ServiceTest(unittest.TestCase):
         self.daemon.wait_ready()
         self.path = os.path.join(self.daemon.rundir, self.daemon.instance + ".svc")
         self.svc = self.connect()
+
+    def tearDown(self):
+        # An orderly stop that is clean: exit 0, and nothing from the sanitizers.
+        if self.daemon.proc.poll() is None:
+            self.assertEqual(self.daemon.stop(), 0, self.daemon.output())
+        for report in SANITIZER_REPORTS:
+            self.assertNotIn(report, self.daemon.output())
 
     def connect(self):
         s = Service(self.path)
