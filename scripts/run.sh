@@ -30,6 +30,8 @@ pktd is running (pid $pid): tap0 has $PKTD_ADDR/24 on the Linux TAP device $DEV 
   ping $PKTD_ADDR                      # Linux -> pktd
   build/bin/pkt ping -c 3 $LINUX_ADDR  # pktd -> Linux
   build/bin/pkt ifconfig; build/bin/pkt netstat -s; build/bin/pkt arp -a
+  socat UDP4-RECV:9000 - &  build/bin/pkt run -- socat - UDP4-SENDTO:$LINUX_ADDR:9000
+                                       # a program on pktd's UDP sockets -> Linux
 Ctrl-C stops pktd.
 MSG
 wait $pid || true
