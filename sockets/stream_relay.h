@@ -1,0 +1,67 @@
+// The daemon's half of a stream socket, where TCP plugs in: bytes between the application's end
+// of a SOCK_STREAM pair and a transport connection, under both sides' flow control.
+//
+//   application --write--> pair --pump_out()--> connection.send()   (no more than send_room())
+//   application <--read--- pair <--pump_in()--- connection.received() (no more than the pair takes)
+//
+// Neither direction moves more than the other side has room for, so what one connection holds
+// is bounded by the pair's buffers and the connection's own. A pair the application does not
+// read stays full, and what the connection could not hand over stays in its receive queue: that
+// is TCP's closing receive window (RFC 9293 3.8.6.2.2). The service calls pump_out when pktd's
+// end is readable or the connection gained send room, and pump_in when the connection received
+// something or pktd's end became writable. docs/sockets.md has the whole plan.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+namespace pktd::sockets {
+
+// What a transport connection offers the relay (TCP implements it).
+class StreamConnection {
+ public:
+  virtual ~StreamConnection() = default;
+  // Octets send() may take now (the send buffer's free space).
+  virtual size_t send_room() const = 0;
+  // The application's bytes, in order; at most send_room().
+  virtual void send(std::span<const std::byte> bytes) = 0;
+  // The application will send no more (shutdown(SHUT_WR), or it closed its end): a FIN after
+  // what was sent.
+  virtual void finish_sending() = 0;
+  // Octets received in order and not yet handed to the application.
+  virtual std::span<const std::byte> received() const = 0;
+  // The relay handed the first n of received() to the application (the window may open).
+  virtual void consume(size_t n) = 0;
+  // The peer sent its FIN and everything before it is in received().
+  virtual bool peer_finished() const = 0;
+};
+
+enum class PumpResult {
+  blocked,   // one side has no room or nothing to give: call again when that changes
+  finished,  // (pump_out) the application sends no more: it shut down its write side, or closed
+             // every copy of its fd (then pktd's end also reports a hang-up, POLLHUP)
+  failed,    // the pair broke (the application's end is gone); errno says how
+};
+
+class StreamRelay {
+ public:
+  // fd: pktd's end of the pair, non-blocking; the relay does not own it.
+  explicit StreamRelay(int fd) : fd_(fd) {}
+
+  // Application -> connection: reads what the connection has room for. scratch is a buffer to
+  // read through (one per service, not per connection).
+  PumpResult pump_out(StreamConnection& c, std::span<std::byte> scratch);
+  // Connection -> application: writes what the pair takes; once the peer has finished and all
+  // is written, shuts the pair's write side so that the application reads end of file.
+  PumpResult pump_in(StreamConnection& c);
+
+  bool application_done_sending() const { return out_finished_; }
+  bool end_of_file_delivered() const { return in_finished_; }
+
+ private:
+  int fd_;
+  bool out_finished_ = false;
+  bool in_finished_ = false;
+};
+
+}  // namespace pktd::sockets
