@@ -4,17 +4,34 @@
 
 namespace pktd::client {
 
+namespace {
+
+// The errno for pktd's refusal of a request about fd. pktd answers ENOTSOCK for a descriptor it
+// does not know; if fd is still a pktd socket, the pktd that made it has gone and this one (its
+// successor at the same path, or another instance's service) cannot serve it: the network is
+// down for that socket, as its pair already says. Otherwise fd was closed and reused behind
+// libpkt's back, and ENOTSOCK sends the caller to the native call (dispatch).
+int refusal(int fd, int error) {
+  if (error <= 0) return EIO;
+  if (error == ENOTSOCK && fd_table::recheck(fd).has_value()) return ENETDOWN;
+  return error;
+}
+
+}  // namespace
+
 int ask(int fd, const SocketInfo& s, ctl::SvcRequest& req, ctl::SvcReply* reply) {
   ctl::SvcReply local;
   if (reply == nullptr) reply = &local;
   if (service::call(s.service, req, fd, reply, nullptr) != 0) return -1;
-  if (reply->result < 0) return fail(reply->error > 0 ? reply->error : EIO);
+  if (reply->result < 0) return fail(refusal(fd, reply->error));
   return reply->result;
 }
 
 int is_connected(int fd, SocketInfo* s) {
   if (s->role == Role::connected) return 1;
-  if (s->role != Role::unknown) return 0;
+  if (s->role == Role::listening) return 0;
+  // Unconnected is asked again: another copy of the descriptor (dup, fork, SCM_RIGHTS) may have
+  // connected the socket since, and only a call that would otherwise fail asks.
   ctl::SvcRequest req;
   req.op = ctl::SvcOp::getpeername;
   if (ask(fd, *s, req) >= 0) {

@@ -17,9 +17,10 @@ inline int fail(int error) {
 // (pktd's answer, or ENETDOWN when pktd cannot be reached). reply may be null.
 int ask(int fd, const SocketInfo& s, ctl::SvcRequest& req, ctl::SvcReply* reply = nullptr);
 
-// Whether fd's socket has a peer (1) or not (0), asking pktd once when the
-// table does not know (an inherited socket); -1 with errno if pktd could not
-// tell.
+// Whether fd's socket has a peer (1) or not (0): the table's "connected", else
+// pktd's answer (the table may not know, for an inherited socket, or be stale,
+// when another copy of the descriptor connected it); -1 with errno if pktd
+// could not tell.
 int is_connected(int fd, SocketInfo* s);
 
 // A call on what the table said was a pktd socket failed with errno: if that is
