@@ -13,8 +13,9 @@
 //     the payload. A message of 0 bytes (end of file) means pktd has gone.
 //
 // The application's end is bound to an abstract Unix name that identifies it after exec or when
-// received from elsewhere: "\0pktd:<family>:<type>:<protocol>:<id>:<instance>" (decimal numbers;
-// type without flags). libpkt finds the service of that instance the same way as for socket().
+// received from elsewhere: "\0pktd:<family>:<type>:<protocol>:<token>:<instance>" (decimal
+// numbers, the token random, the type without flags). libpkt finds the service of that
+// instance the same way as for socket().
 //
 // Which service: $PKTD_SVC (a path), else $PKTD_SOCK (the control socket's path) with ".sock"
 // replaced by ".svc", else socket_service_path($PKTD_INSTANCE or "0").

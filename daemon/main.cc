@@ -2,6 +2,7 @@
 // runtime and serves until SIGINT or SIGTERM, then stops every thread and exits 0.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +49,17 @@ inet::StackConfig stack_config(const StackOptions& o) {
   c.reassembly.timeout = std::chrono::seconds(o.ipfrag_time);
   c.reassembly.max_bytes = o.ipfrag_max_bytes;
   return c;
+}
+
+// Every application socket costs pktd one descriptor (its end of the pair), and each client
+// process one more: the default soft limit of 1024 would let one user's sockets starve
+// everyone's. The hard limit is what the administrator allows.
+void raise_descriptor_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max) return;
+  r.rlim_cur = r.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+    PKTD_LOG_WARN("cannot raise the descriptor limit: %s", std::strerror(errno));
 }
 
 bool configure_buffers(const StackOptions& s) {
@@ -218,6 +230,7 @@ int main(int argc, char** argv) {
     }
   }
   register_current_thread(ThreadKind::main, "pktd-main");
+  raise_descriptor_limit();
   return serve(opts, ready_fd);
 }
 

@@ -34,12 +34,23 @@ std::optional<std::pair<uint16_t, uint16_t>> quoted_echo(std::span<const std::by
 }
 
 // The ICMP errors that end a UDP exchange, with the errno Linux reports for them on a connected
-// socket (RFC 1122 4.1.3.3 passes them up; the soft ones, like host unreachable, are not).
+// socket (RFC 1122 4.1.3.3 passes them up; Linux's icmp_err_convert marks which are hard: the
+// soft ones, like host unreachable or fragmentation needed, are not reported without
+// IP_RECVERR).
 int hard_udp_error(uint8_t type, uint8_t code) {
+  if (type == kIcmpParameterProblem) return EPROTO;
   if (type != kIcmpDestUnreachable) return 0;
   switch (code) {
-    case kUnreachPort: return ECONNREFUSED;
     case kUnreachProtocol: return ENOPROTOOPT;
+    case kUnreachPort: return ECONNREFUSED;
+    case 6: return ENETUNREACH;    // destination network unknown (RFC 1122 3.2.2.1)
+    case 7: return EHOSTDOWN;      // destination host unknown
+    case 8: return ENONET;         // source host isolated
+    case 9: return ENETUNREACH;    // network administratively prohibited
+    case 10: return EHOSTUNREACH;  // host administratively prohibited
+    case 13: return EHOSTUNREACH;  // communication administratively prohibited (RFC 1812 5.2.7.1)
+    case 14: return EHOSTUNREACH;  // host precedence violation
+    case 15: return EHOSTUNREACH;  // precedence cutoff in effect
     default: return 0;
   }
 }

@@ -26,16 +26,16 @@ bool SocketService::Impl::is_broadcast(wire::Ipv4Address a) const {
   return stack_ != nullptr && stack_->is_broadcast_address(a);
 }
 
-void SocketService::Impl::drain_socket(AppSocket& s) {
+void SocketService::Impl::drain_socket(AppSocket& s, bool all) {
   const uint64_t id = s.id;
-  for (int i = 0; i < kMessagesPerTurn; ++i) {
+  for (int i = 0; all || i < kMessagesPerTurn; ++i) {
     ctl::DgramHeader h;
     iovec iov[2] = {{&h, sizeof h}, {buffer_.data(), buffer_.size()}};
     msghdr m{};
     m.msg_iov = iov;
     m.msg_iovlen = 2;
     ssize_t n = recvmsg(s.fd, &m, MSG_DONTWAIT);
-    if (n == 0) {  // every copy of the application's fd is closed: the socket goes
+    if (n == 0) {  // every copy of the application's fd is closed
       close_socket(id);
       return;
     }
@@ -49,6 +49,10 @@ void SocketService::Impl::drain_socket(AppSocket& s) {
     if (static_cast<size_t>(n) < sizeof h || h.kind != ctl::DgramKind::data ||
         (m.msg_flags & MSG_TRUNC) != 0) {
       ++counters_.bad_messages;
+      continue;
+    }
+    if (s.sends_discarded) {
+      ++counters_.dropped_after_shutdown;
       continue;
     }
     send_datagram(s, h, std::span(buffer_).first(static_cast<size_t>(n) - sizeof h));
@@ -88,6 +92,13 @@ void SocketService::Impl::send_datagram(AppSocket& s, const ctl::DgramHeader& h,
 
 bool SocketService::Impl::pass_up(AppSocket& s, const inet::UdpEndpoint& from,
                                   std::span<const std::byte> data) {
+  if (s.read_shut) {
+    // The pair's write side is shut, so that the application reads end of file. Linux would
+    // still queue datagrams that arrive after SHUT_RD for a later recv; pktd drops and counts
+    // them (docs/sockets.md).
+    ++counters_.dropped_after_shutdown;
+    return false;
+  }
   ctl::DgramHeader h;
   h.addr = address_of(from);
   iovec iov[2] = {{&h, sizeof h}, {const_cast<std::byte*>(data.data()), data.size()}};

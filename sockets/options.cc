@@ -16,7 +16,27 @@ namespace pktd::sockets {
 
 namespace {
 
-constexpr uint32_t kMinReceiveBuffer = 2304;  // Linux SOCK_MIN_RCVBUF, as reported (doubled)
+// Options Linux accepts on a UDP socket that pktd keeps and reports back but does not act on
+// yet (docs/sockets.md lists them): refusing them would stop programs that set them in passing.
+bool accepted_without_effect(int level, int name) {
+  if (level == SOL_SOCKET)
+    return name == SO_PRIORITY || name == SO_RCVLOWAT || name == SO_DONTROUTE ||
+           name == SO_TIMESTAMP || name == SO_TIMESTAMPNS;
+  if (level == IPPROTO_IP)
+    return name == IP_MTU_DISCOVER || name == IP_RECVERR || name == IP_MULTICAST_TTL ||
+           name == IP_MULTICAST_LOOP || name == IP_PKTINFO || name == IP_RECVTOS ||
+           name == IP_RECVTTL;
+  return false;
+}
+
+// What one of those reads back: the value set, else Linux's default.
+int stored(const SocketOptions& o, int level, int name) {
+  auto it = o.without_effect.find({level, name});
+  if (it != o.without_effect.end()) return it->second;
+  bool default_one = level == IPPROTO_IP && (name == IP_MTU_DISCOVER || name == IP_MULTICAST_TTL ||
+                                             name == IP_MULTICAST_LOOP);  // WANT, 1, on
+  return default_one ? 1 : 0;
+}
 
 // The int an option carries. Linux takes a single byte for the IP options too.
 bool read_int(const ctl::SvcRequest& q, bool byte_ok, int* value) {
@@ -63,17 +83,17 @@ int SocketService::Impl::set_option(AppSocket& s, const ctl::SvcRequest& q) {
       case SO_BROADCAST: o.broadcast = v != 0; return 0;
       case SO_KEEPALIVE: o.keepalive = v != 0; return 0;
       case SO_RCVBUF: {
-        // Linux doubles the value (room for bookkeeping) within [SOCK_MIN_RCVBUF, 2*rmem_max].
-        uint32_t asked = static_cast<uint32_t>(std::max(v, 0));
-        o.receive_buffer = std::max(kMinReceiveBuffer, 2 * std::min(asked, limits_.receive_buffer_max));
-        // What pktd may queue towards the application is its end's send buffer (the kernel
-        // doubles it in turn). FORCE passes wmem_max when pktd may; else the kernel clamps.
-        int half = static_cast<int>(o.receive_buffer / 2);
-        if (setsockopt(s.fd, SOL_SOCKET, SO_SNDBUFFORCE, &half, sizeof half) != 0)
-          setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &half, sizeof half);
-        return 0;
+        // What pktd may queue towards the application is its end's send buffer. The kernel
+        // treats that value as Linux treats SO_RCVBUF: doubled (room for bookkeeping) and
+        // clamped by a sysctl (wmem_max here, rmem_max there; both 212992 by default), which
+        // also bounds what one socket can make pktd hold.
+        int asked = std::max(v, 0);
+        return setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &asked, sizeof asked) == 0 ? 0 : errno;
       }
-      default: return ENOPROTOOPT;
+      default:
+        if (!accepted_without_effect(level, name)) return ENOPROTOOPT;
+        o.without_effect[{level, name}] = v;
+        return 0;
     }
   }
   if (level == IPPROTO_IP) {
@@ -83,7 +103,10 @@ int SocketService::Impl::set_option(AppSocket& s, const ctl::SvcRequest& q) {
         o.ttl = v;
         return 0;
       case IP_TOS: o.tos = v & 0xFF; return 0;
-      default: return ENOPROTOOPT;
+      default:
+        if (!accepted_without_effect(level, name)) return ENOPROTOOPT;
+        o.without_effect[{level, name}] = v;
+        return 0;
     }
   }
   // IPPROTO_TCP, IPPROTO_IPV6, SOL_UDP, ...: a Linux UDP/IPv4 socket answers ENOPROTOOPT.
@@ -101,7 +124,14 @@ int SocketService::Impl::get_option(AppSocket& s, const ctl::SvcRequest& q, ctl:
       case SO_REUSEPORT: write_int(r, wanted, s.udp->reuse_port); return 0;
       case SO_BROADCAST: write_int(r, wanted, o.broadcast); return 0;
       case SO_KEEPALIVE: write_int(r, wanted, o.keepalive); return 0;
-      case SO_RCVBUF: write_int(r, wanted, static_cast<int>(o.receive_buffer)); return 0;
+      case SO_RCVBUF: {
+        int size = 0;
+        socklen_t len = sizeof size;
+        if (getsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &size, &len) != 0) return errno;
+        write_int(r, wanted, size);
+        return 0;
+      }
+      case SO_ACCEPTCONN: write_int(r, wanted, 0); return 0;  // datagram sockets never listen
       case SO_TYPE: write_int(r, wanted, s.type); return 0;
       case SO_DOMAIN: write_int(r, wanted, s.family); return 0;
       case SO_PROTOCOL: write_int(r, wanted, s.protocol); return 0;
@@ -112,15 +142,19 @@ int SocketService::Impl::get_option(AppSocket& s, const ctl::SvcRequest& q, ctl:
         std::memcpy(r->opt, &l, r->optlen);
         return 0;
       }
-      default: return ENOPROTOOPT;
+      default: break;
     }
   }
   if (level == IPPROTO_IP) {
     switch (name) {
       case IP_TTL: write_int(r, wanted, o.ttl == -1 ? stack_->config().default_ttl : o.ttl); return 0;
       case IP_TOS: write_int(r, wanted, o.tos); return 0;
-      default: return ENOPROTOOPT;
+      default: break;
     }
+  }
+  if (accepted_without_effect(level, name)) {
+    write_int(r, wanted, stored(o, level, name));
+    return 0;
   }
   return ENOPROTOOPT;
 }

@@ -9,10 +9,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstddef>
 #include <cstring>
 
@@ -31,17 +33,24 @@ using ctl::SvcRequest;
 bool is_multicast(wire::Ipv4Address a) { return (a.value >> 28) == 0xE; }
 
 // The application's end is named so that libpkt can recognise it after exec (socket_protocol.h).
-bool name_app_end(int fd, const AppSocket& s, const std::string& instance) {
+// The name identifies, it does not authorise (a request must carry the fd); it is random so
+// that nobody can take the names of sockets to come (binding them first would make socket()
+// fail). EADDRINUSE: taken, try another.
+int name_app_end(int fd, const AppSocket& s, const std::string& instance) {
+  uint64_t token = 0;
+  if (getrandom(&token, sizeof token, 0) != sizeof token) return EAGAIN;
   std::string name = std::string(ctl::kSocketNamePrefix) + std::to_string(s.family) + ":" +
                      std::to_string(s.type) + ":" + std::to_string(s.protocol) + ":" +
-                     std::to_string(s.id) + ":" + instance;
+                     std::to_string(token) + ":" + instance;
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
-  if (name.size() + 1 > sizeof sun.sun_path) return false;
+  if (name.size() + 1 > sizeof sun.sun_path) return ENAMETOOLONG;
   std::memcpy(sun.sun_path + 1, name.data(), name.size());  // sun_path[0] = 0: abstract
   auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) == 0;
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) == 0 ? 0 : errno;
 }
+
+constexpr int kDefaultReceiveBuffer = 212992;  // Linux's rmem_default, as SO_RCVBUF reports it
 
 SvcReply failed(int error) {
   SvcReply r;
@@ -50,29 +59,59 @@ SvcReply failed(int error) {
   return r;
 }
 
+// Linux lets a process bind ports below 1024 with CAP_NET_BIND_SERVICE in its effective set
+// (root has it). The pid is the one the kernel put on the request.
+bool may_bind_privileged_port(const Caller& who) {
+  if (who.uid == 0) return true;
+  FILE* f = std::fopen(("/proc/" + std::to_string(who.pid) + "/status").c_str(), "re");
+  if (f == nullptr) return false;
+  char line[256];
+  unsigned long long effective = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f) != nullptr)
+    found = std::sscanf(line, "CapEff: %llx", &effective) == 1;
+  std::fclose(f);
+  constexpr int kCapNetBindService = 10;
+  return found && (effective >> kCapNetBindService & 1) != 0;
+}
+
 }  // namespace
 
 AppSocket* SocketService::Impl::socket_of(int fd) {
+  // Only a Unix socket can be one of ours; asking the socket layer first means that nothing a
+  // client sends (a FUSE file, say) makes pktd call into a file system.
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
+    return nullptr;
   struct stat st{};
-  if (fd < 0 || fstat(fd, &st) != 0) return nullptr;
-  auto it = by_inode_.find(st.st_ino);
-  if (it == by_inode_.end()) return nullptr;
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return nullptr;
+  auto it = by_app_end_.find({st.st_dev, st.st_ino});
+  if (it == by_app_end_.end()) return nullptr;
   auto s = sockets_.find(it->second);
   return s == sockets_.end() ? nullptr : &s->second;
 }
 
-SvcReply SocketService::Impl::execute(ServiceClient& c, const SvcRequest& q, int fd, int* fd_to_pass) {
+void SocketService::Impl::release_fd(int fd) {
+  if (socket_of(fd) != nullptr) close(fd);
+  else closer_.close_later(fd);
+}
+
+SvcReply SocketService::Impl::execute(const Caller& who, const SvcRequest& q, int fd, int* fd_to_pass) {
   SvcReply r;
   if (stack_ == nullptr) {
     r = failed(ENETDOWN);
   } else if (q.op == SvcOp::socket) {
-    r = make_socket(c, q, fd_to_pass);
+    r = make_socket(who, q, fd_to_pass);
   } else if (AppSocket* s = socket_of(fd); s == nullptr) {
     r = failed(fd < 0 ? EBADF : ENOTSOCK);
   } else {
+    // What the application sent before this request goes first (a send binds an unbound socket,
+    // and the request must see that, as on Linux where sends are synchronous).
+    drain_socket(*s, true);
     int err = 0;
     switch (q.op) {
-      case SvcOp::bind: err = bind(*s, q.addr, c.uid); break;
+      case SvcOp::bind: err = bind(*s, q.addr, who); break;
       case SvcOp::connect: err = q.addr.family == AF_UNSPEC ? disconnect(*s) : connect(*s, q.addr); break;
       case SvcOp::getsockname: r.addr = address_of(s->udp->local); break;
       case SvcOp::getpeername:
@@ -81,11 +120,7 @@ SvcReply SocketService::Impl::execute(ServiceClient& c, const SvcRequest& q, int
         break;
       case SvcOp::setsockopt: err = set_option(*s, q); break;
       case SvcOp::getsockopt: err = get_option(*s, q, &r); break;
-      case SvcOp::shutdown:
-        // UDP keeps no state to shut down; Linux accepts it only on a connected socket.
-        if (q.args[0] < SHUT_RD || q.args[0] > SHUT_RDWR) err = EINVAL;
-        else if (s->udp->remote.port == 0) err = ENOTCONN;
-        break;
+      case SvcOp::shutdown: err = shutdown(*s, q.args[0]); break;
       case SvcOp::listen: err = EOPNOTSUPP; break;
       default: err = EINVAL; break;
     }
@@ -96,22 +131,26 @@ SvcReply SocketService::Impl::execute(ServiceClient& c, const SvcRequest& q, int
   return r;
 }
 
-SvcReply SocketService::Impl::make_socket(ServiceClient& c, const SvcRequest& q, int* fd_to_pass) {
+SvcReply SocketService::Impl::make_socket(const Caller& who, const SvcRequest& q, int* fd_to_pass) {
   int family = q.args[0], type = q.args[1], protocol = q.args[2];
   if (family == AF_INET6) return failed(EAFNOSUPPORT);  // IPv6 comes with its own issue
   if (family != AF_INET) return failed(EAFNOSUPPORT);
   if (type == SOCK_STREAM) return failed(EPROTONOSUPPORT);  // TCP: the next issue
   if (type != SOCK_DGRAM) return failed(ESOCKTNOSUPPORT);
   if (protocol != 0 && protocol != IPPROTO_UDP) return failed(EPROTONOSUPPORT);
-  uint32_t& held = per_user_[c.uid];
+  uint32_t& held = per_user_[who.uid];
   if (held >= limits_.sockets_per_user) {
     ++counters_.refused_limit;
     PKTD_LOG_WARN("socket service: uid %u already holds %u sockets (the per-user limit); refused pid %d",
-                  c.uid, held, c.pid);
+                  who.uid, held, who.pid);
     return failed(ENOBUFS);
   }
   int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return failed(errno);
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    // pktd's own shortage, not the caller's: what Linux says when the system is out of files.
+    PKTD_LOG_WARN("socket service: cannot make a socket: %s", std::strerror(errno));
+    return failed(errno == EMFILE || errno == ENFILE ? ENFILE : ENOBUFS);
+  }
   fcntl(pair[0], F_SETFL, O_NONBLOCK);  // pktd's end never blocks
   AppSocket s;
   s.id = next_id_++;
@@ -119,19 +158,22 @@ SvcReply SocketService::Impl::make_socket(ServiceClient& c, const SvcRequest& q,
   s.type = type;
   s.protocol = IPPROTO_UDP;
   s.fd = pair[0];
-  s.owner = c.uid;
+  s.owner = who.uid;
   s.udp = std::make_shared<inet::UdpSocket>();
-  s.udp->owner = c.uid;
+  s.udp->owner = who.uid;
+  int named = EADDRINUSE;
+  for (int tries = 0; tries < 8 && named == EADDRINUSE; ++tries) named = name_app_end(pair[1], s, instance_);
   struct stat st{};
-  int buffer = static_cast<int>(s.options.receive_buffer / 2);
-  if (!name_app_end(pair[1], s, instance_) || fstat(pair[1], &st) != 0 ||
+  int buffer = kDefaultReceiveBuffer / 2;  // the kernel doubles it
+  if (named != 0 || fstat(pair[1], &st) != 0 ||
       setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer) != 0 || !watch(pair[0], s.id)) {
-    int err = errno;
+    PKTD_LOG_WARN("socket service: cannot set up a socket: %s",
+                  std::strerror(named != 0 ? named : errno));
     close(pair[0]);
     close(pair[1]);
-    return failed(err != 0 ? err : EIO);
+    return failed(ENOBUFS);
   }
-  s.app_ino = st.st_ino;
+  s.app_end = {st.st_dev, st.st_ino};
   uint64_t id = s.id;
   AppSocket& kept = sockets_[id] = std::move(s);
   kept.udp->sink = [this, id](const inet::UdpEndpoint& from, std::span<const std::byte> data) {
@@ -145,7 +187,7 @@ SvcReply SocketService::Impl::make_socket(ServiceClient& c, const SvcRequest& q,
     int unread = 0;  // what the application has not read yet, bookkeeping included (as Linux)
     return ioctl(fd, SIOCOUTQ, &unread) == 0 && unread > 0 ? static_cast<size_t>(unread) : 0;
   };
-  by_inode_[kept.app_ino] = id;
+  by_app_end_[kept.app_end] = id;
   ++held;
   ++counters_.sockets_opened;
   *fd_to_pass = pair[1];
@@ -155,39 +197,57 @@ SvcReply SocketService::Impl::make_socket(ServiceClient& c, const SvcRequest& q,
 }
 
 // Hang-ups are noticed when the set reports them; a program that closes a socket and at once
-// binds its port again must not lose that race, so a conflict first closes the sockets whose
-// applications have all let go.
-size_t SocketService::Impl::close_hung_up() {
+// binds its port again must not lose that race, so a conflict first finishes the sockets on that
+// port whose applications have all let go (what they sent before closing still goes out).
+size_t SocketService::Impl::close_hung_up(uint16_t port) {
   std::vector<pollfd> fds;
   std::vector<uint64_t> ids;
   for (const auto& [id, s] : sockets_) {
-    fds.push_back({s.fd, POLLRDHUP, 0});
+    if (!s.bound || s.udp->local.port != port) continue;
+    fds.push_back({s.fd, 0, 0});  // POLLHUP is always reported
     ids.push_back(id);
   }
   if (fds.empty() || poll(fds.data(), fds.size(), 0) <= 0) return 0;
   size_t closed = 0;
   for (size_t i = 0; i < fds.size(); ++i) {
-    if ((fds[i].revents & (POLLHUP | POLLRDHUP)) == 0) continue;
-    close_socket(ids[i]);
+    if ((fds[i].revents & POLLHUP) == 0) continue;
+    if (auto it = sockets_.find(ids[i]); it != sockets_.end()) drain_socket(it->second, true);
+    close_socket(ids[i]);  // if the drain has not (it closes at the end of file)
     ++closed;
   }
   return closed;
 }
 
+int SocketService::Impl::shutdown(AppSocket& s, int how) {
+  if (how < SHUT_RD || how > SHUT_RDWR) return EINVAL;
+  // SHUT_RD is done on the pair, so that the kernel gives the application Linux's behaviour: its
+  // recv returns what is queued, then 0, and a recv blocked in another thread wakes. SHUT_WR is
+  // pktd's alone: shutting the read side of pktd's end too would make the application's sends
+  // fail with EPIPE, as on Linux, but it would also look like the application's close (both
+  // sides of pktd's end shut: POLLHUP). So its sends are dropped and counted instead.
+  if (how != SHUT_WR && !s.read_shut) {
+    ::shutdown(s.fd, SHUT_WR);
+    s.read_shut = true;
+  }
+  if (how != SHUT_RD) s.sends_discarded = true;
+  // Linux answers ENOTCONN on an unconnected UDP socket, yet the shutdown has taken effect.
+  return s.udp->remote.port == 0 ? ENOTCONN : 0;
+}
+
 int SocketService::Impl::table_bind(AppSocket& s, inet::UdpEndpoint local) {
   int err = stack_->udp().bind(s.udp, local);
-  if (err == EADDRINUSE && close_hung_up() > 0) err = stack_->udp().bind(s.udp, local);
+  if (err == EADDRINUSE && close_hung_up(local.port) > 0) err = stack_->udp().bind(s.udp, local);
   if (err == EAGAIN) err = EADDRINUSE;  // Linux: no ephemeral port left
   if (err == 0) s.bound = true;
   return err;
 }
 
-int SocketService::Impl::bind(AppSocket& s, const SvcAddress& a, uid_t caller) {
+int SocketService::Impl::bind(AppSocket& s, const SvcAddress& a, const Caller& who) {
   if (a.family != AF_INET) return EAFNOSUPPORT;
   if (s.bound) return EINVAL;  // already bound (explicitly, or by a send or connect)
   inet::UdpEndpoint local = endpoint_of(a);
   // Linux: ports below ip_unprivileged_port_start (1024) need CAP_NET_BIND_SERVICE.
-  if (local.port != 0 && local.port < 1024 && caller != 0) return EACCES;
+  if (local.port != 0 && local.port < 1024 && !may_bind_privileged_port(who)) return EACCES;
   bool usable = local.address.value == 0 || stack_->is_local_address(local.address) ||
                 is_multicast(local.address) || is_broadcast(local.address);
   if (!usable) return EADDRNOTAVAIL;
@@ -205,12 +265,14 @@ int SocketService::Impl::bind_ephemeral(AppSocket& s) {
 int SocketService::Impl::connect(AppSocket& s, const SvcAddress& a) {
   if (a.family != AF_INET) return EAFNOSUPPORT;
   inet::UdpEndpoint remote = endpoint_of(a);
+  if (remote.address.value == 0) remote.address = {0x7F000001};  // Linux: INADDR_ANY means this host
   wire::Ipv4Address source;
   if (int err = stack_->source_for(remote.address, &source)) return err;
   if (is_broadcast(remote.address) && !s.options.broadcast) return EACCES;
   if (int err = bind_ephemeral(s)) return err;
-  // As Linux: a socket not bound to an address takes the route's source for the association.
-  if (!s.address_chosen) s.udp->local.address = source;
+  // As Linux: a socket not bound to an address takes the route's source for the association,
+  // and keeps it when connected again elsewhere.
+  if (s.udp->local.address.value == 0) s.udp->local.address = source;
   s.udp->remote = remote;
   return 0;
 }
@@ -236,7 +298,7 @@ void SocketService::Impl::close_socket(uint64_t id) {
   s.udp->held_elsewhere = nullptr;
   if (set_fd_ >= 0) epoll_ctl(set_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
   close(s.fd);
-  by_inode_.erase(s.app_ino);
+  by_app_end_.erase(s.app_end);
   if (auto u = per_user_.find(s.owner); u != per_user_.end() && --u->second == 0) per_user_.erase(u);
   sockets_.erase(it);
   ++counters_.sockets_closed;

@@ -46,6 +46,10 @@ int SocketService::Impl::start(std::string* error) {
   path_ = ctl::socket_service_path(instance_);
   if (int err = ctl::open_listener(path_, &listen_fd_, error)) return err;
   spare_fd_ = open_spare();
+  // Every request carries its sender's credentials. Set on the listener, the flag is inherited
+  // by each connection as accept makes it, so no request arrives without them.
+  int on = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
   set_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (set_fd_ < 0 || !watch(listen_fd_, kListenerId)) {
     int err = errno;
@@ -54,9 +58,6 @@ int SocketService::Impl::start(std::string* error) {
     return err;
   }
   buffer_.resize(sizeof(ctl::DgramHeader) + 65536);
-  // Socket ids name the applications' ends in the abstract namespace, which every instance in
-  // this network namespace shares: start them apart per process.
-  next_id_ = (static_cast<uint64_t>(getpid()) << 24) + 2;
   rt::InterruptSpec spec;
   spec.name = "socket service";
   spec.owner = "pktd";
@@ -109,7 +110,8 @@ std::map<std::string, uint64_t> SocketService::Impl::statistics() const {
           {"send_no_destination", c.send_no_destination},
           {"bad_messages", c.bad_messages},
           {"receive_buffer_full", c.receive_buffer_full},
-          {"errors_passed", c.errors_passed}};
+          {"errors_passed", c.errors_passed},
+          {"dropped_after_shutdown", c.dropped_after_shutdown}};
 }
 
 // --- the private set ---
@@ -174,105 +176,72 @@ void SocketService::Impl::accept_clients() {
     }
     ucred cred{};
     socklen_t len = sizeof cred;
+    int on = 1;
     uint64_t id = next_id_++;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !watch(fd, id)) {
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
       close(fd);
       continue;
     }
+    uint32_t& connected = connections_per_user_[cred.uid];
+    if (connected >= limits_.connections_per_user) {
+      ++counters_.refused_limit;
+      PKTD_LOG_WARN("socket service: uid %u already has %u service connections (the per-user limit); "
+                    "refused pid %d", cred.uid, connected, cred.pid);
+      close(fd);
+      continue;
+    }
+    if (!watch(fd, id)) {
+      close(fd);
+      continue;
+    }
+    ++connected;
     clients_[id] = ServiceClient{id, fd, cred.uid, cred.pid};
     ++counters_.clients_accepted;
   }
   rearm(listen_fd_, kListenerId);
 }
 
-namespace {
-
-// Receives one request message with at most one fd. Returns the message size, 0 when the client
-// hung up, -1 with errno, -2 when it carried more than one fd (all closed); *fd is -1 or the
-// descriptor.
-ssize_t receive_request(int sock, ctl::SvcRequest* q, int* fd) {
-  *fd = -1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-  iovec iov{q, sizeof *q};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  ssize_t n = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
-  if (n < 0) return n;
-  std::vector<int> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      fds.push_back(got);
-    }
-  }
-  if (fds.size() > 1 || (m.msg_flags & MSG_CTRUNC) != 0) {  // one socket per request
-    for (int f : fds) close(f);
-    return -2;
-  }
-  if (!fds.empty()) *fd = fds[0];
-  return n;
-}
-
-}  // namespace
-
 void SocketService::Impl::serve_client(ServiceClient& c) {
   const uint64_t id = c.id;
   for (int i = 0; i < kRequestsPerTurn; ++i) {
     ctl::SvcRequest q;
-    int fd = -1;
-    ssize_t n = receive_request(c.fd, &q, &fd);
-    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+    ReceivedRequest got = receive_request(c.fd, &q);
+    if (got.size < 0 && (errno == EAGAIN || errno == EINTR)) break;  // nothing more for now
+    if (got.size <= 0) {  // hung up (0), or the connection broke
+      for (int fd : got.fds) release_fd(fd);
       close_client(id);
       return;
     }
-    if (n == -1) break;  // nothing more for now
     ++counters_.requests;
     ctl::SvcReply r;
     int fd_to_pass = -1;
-    if (n != static_cast<ssize_t>(sizeof q) || q.version != ctl::kSvcVersion) {
+    if (got.size != static_cast<ssize_t>(sizeof q) || q.version != ctl::kSvcVersion ||
+        got.too_many_fds) {
       ++counters_.bad_requests;
       r.op = q.op;
-      r.seq = n >= static_cast<ssize_t>(sizeof q) ? q.seq : 0;
+      r.seq = got.size >= static_cast<ssize_t>(sizeof q) ? q.seq : 0;
       r.result = -1;
-      r.error = n == -2 ? EINVAL : EPROTO;
+      r.error = got.too_many_fds ? EINVAL : EPROTO;  // one socket per request
     } else {
-      r = execute(c, q, fd, &fd_to_pass);
+      // The credentials of this message (the kernel vouches for them), not those of the process
+      // that connected: a process that dropped privileges since must not keep them.
+      // A message without them reads as pid 0 and the overflow uid: then the connection's own
+      // credentials (SO_PEERCRED at accept) are the best there is.
+      bool vouched = got.sender && got.sender->pid != 0;
+      Caller who{vouched ? got.sender->uid : c.uid, vouched ? got.sender->pid : c.pid};
+      r = execute(who, q, got.fds.empty() ? -1 : got.fds[0], &fd_to_pass);
     }
-    if (fd >= 0) close(fd);
-    reply(c, r, fd_to_pass);
+    for (int fd : got.fds) release_fd(fd);
+    if (!send_reply(c.fd, r, fd_to_pass)) {
+      ++counters_.replies_dropped;
+      PKTD_LOG_WARN("socket service: client pid %d does not read its replies; closing", c.pid);
+      close_client(id);
+    }
     if (fd_to_pass >= 0) close(fd_to_pass);
-    if (!clients_.contains(id)) return;  // reply() dropped a client that does not read
+    if (!clients_.contains(id)) return;
   }
   rearm(c.fd, id);
-}
-
-void SocketService::Impl::reply(ServiceClient& c, const ctl::SvcReply& r, int fd_to_pass) {
-  iovec iov{const_cast<ctl::SvcReply*>(&r), sizeof r};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd_to_pass >= 0) {
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd_to_pass, sizeof(int));
-  }
-  // Never blocking: a client that lets its replies pile up is dropped (its sockets stay theirs).
-  if (sendmsg(c.fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EAGAIN) {
-    ++counters_.replies_dropped;
-    PKTD_LOG_WARN("socket service: client pid %d does not read its replies; closing", c.pid);
-    close_client(c.id);
-  }
 }
 
 void SocketService::Impl::close_client(uint64_t id) {
@@ -280,6 +249,9 @@ void SocketService::Impl::close_client(uint64_t id) {
   if (it == clients_.end()) return;
   epoll_ctl(set_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
   close(it->second.fd);
+  if (auto u = connections_per_user_.find(it->second.uid);
+      u != connections_per_user_.end() && --u->second == 0)
+    connections_per_user_.erase(u);
   clients_.erase(it);
 }
 

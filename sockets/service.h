@@ -28,8 +28,9 @@ namespace pktd::sockets {
 struct ServiceLimits {
   // Sockets one user (uid) may hold at once; past it, socket() fails with ENOBUFS (logged).
   uint32_t sockets_per_user = 4096;
-  // SO_RCVBUF is clamped to this (Linux's rmem_max, which it also doubles).
-  uint32_t receive_buffer_max = 4 * 1024 * 1024;
+  // Service connections (client processes) one user may hold at once; past it, pktd closes
+  // the new connection (libpkt: ENETDOWN) and logs it.
+  uint32_t connections_per_user = 1024;
 };
 
 class SocketService {

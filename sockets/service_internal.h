@@ -7,13 +7,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ctl/socket_protocol.h"
 #include "inet/stack.h"
 #include "inet/udp_table.h"
 #include "runtime/runtime.h"
+#include "sockets/fd_closer.h"
 #include "sockets/service.h"
 
 namespace pktd::sockets {
@@ -27,6 +30,24 @@ struct ServiceClient {
   pid_t pid = 0;
 };
 
+// Who sent a request: the credentials on that very message (SCM_CREDENTIALS).
+struct Caller {
+  uid_t uid = 0;
+  pid_t pid = 0;
+};
+
+// One request message as it came (request_io.cc). size: the message's, 0 when the client hung
+// up, -1 with errno. The caller closes every fd in fds.
+struct ReceivedRequest {
+  ssize_t size = -1;
+  std::vector<int> fds;
+  bool too_many_fds = false;
+  std::optional<ucred> sender;
+};
+ReceivedRequest receive_request(int sock, ctl::SvcRequest* q);
+// False when the client's socket is full (it does not read its replies).
+bool send_reply(int sock, const ctl::SvcReply& r, int fd_to_pass);
+
 // Options a Linux UDP socket keeps (the reuse flags live on the UdpSocket, which binds by them).
 struct SocketOptions {
   bool broadcast = false;
@@ -34,7 +55,7 @@ struct SocketOptions {
   int linger_onoff = 0, linger_seconds = 0;
   int ttl = -1;  // -1: the stack's default
   int tos = 0;
-  uint32_t receive_buffer = 212992;  // as getsockopt reports it (doubled, like Linux)
+  std::map<std::pair<int, int>, int> without_effect;  // (level, name): accepted, kept, not acted on
 };
 
 // One application socket.
@@ -42,12 +63,14 @@ struct AppSocket {
   uint64_t id = 0;
   int family = 0, type = 0, protocol = 0;
   int fd = -1;         // pktd's end of the pair
-  ino_t app_ino = 0;   // the application's end, which requests carry
+  std::pair<dev_t, ino_t> app_end{};  // the application's end, which requests carry
   uid_t owner = 0;     // who made it (limits; SO_REUSEPORT groups)
   std::shared_ptr<inet::UdpSocket> udp;
   bool bound = false;           // in the UDP table
   bool address_chosen = false;  // bind() named an address (a disconnect keeps it)
   bool port_chosen = false;     // bind() named a port
+  bool read_shut = false;        // shutdown(SHUT_RD): pktd shut the write side of its end
+  bool sends_discarded = false;  // shutdown(SHUT_WR): sends are dropped (see shutdown())
   SocketOptions options;
 };
 
@@ -68,29 +91,34 @@ class SocketService::Impl {
   void handle_ready(const std::vector<uint64_t>& ids);
   void accept_clients();
   void serve_client(ServiceClient& c);
-  void reply(ServiceClient& c, const ctl::SvcReply& r, int fd_to_pass);
   void close_client(uint64_t id);
   bool watch(int fd, uint64_t id);
   void rearm(int fd, uint64_t id);
 
   // --- requests.cc ---
-  ctl::SvcReply execute(ServiceClient& c, const ctl::SvcRequest& q, int fd, int* fd_to_pass);
-  ctl::SvcReply make_socket(ServiceClient& c, const ctl::SvcRequest& q, int* fd_to_pass);
-  int bind(AppSocket& s, const ctl::SvcAddress& a, uid_t caller);
+  ctl::SvcReply execute(const Caller& who, const ctl::SvcRequest& q, int fd, int* fd_to_pass);
+  ctl::SvcReply make_socket(const Caller& who, const ctl::SvcRequest& q, int* fd_to_pass);
+  int bind(AppSocket& s, const ctl::SvcAddress& a, const Caller& who);
+  int shutdown(AppSocket& s, int how);
   int connect(AppSocket& s, const ctl::SvcAddress& a);
   int disconnect(AppSocket& s);
   int bind_ephemeral(AppSocket& s);
   int table_bind(AppSocket& s, inet::UdpEndpoint local);
   AppSocket* socket_of(int fd);
+  // Closes an fd a client sent: at once if it is one of our sockets' ends (closing those cannot
+  // block), else on the closer's thread.
+  void release_fd(int fd);
   void close_socket(uint64_t id);
-  size_t close_hung_up();
+  size_t close_hung_up(uint16_t port);
 
   // --- options.cc ---
   int set_option(AppSocket& s, const ctl::SvcRequest& q);
   int get_option(AppSocket& s, const ctl::SvcRequest& q, ctl::SvcReply* r);
 
   // --- datagrams.cc ---
-  void drain_socket(AppSocket& s);
+  // Moves what the application has written into the stack: a turn's worth, or (before a request
+  // on the socket is answered, so that it sees every send made before it) all of it.
+  void drain_socket(AppSocket& s, bool all = false);
   void send_datagram(AppSocket& s, const ctl::DgramHeader& h, std::span<const std::byte> payload);
   bool pass_up(AppSocket& s, const inet::UdpEndpoint& from, std::span<const std::byte> data);
   void pass_error(AppSocket& s, int error);
@@ -109,8 +137,10 @@ class SocketService::Impl {
   uint64_t next_id_ = 2;  // 1 is the listener
   std::map<uint64_t, ServiceClient> clients_;
   std::map<uint64_t, AppSocket> sockets_;
-  std::map<ino_t, uint64_t> by_inode_;
+  std::map<std::pair<dev_t, ino_t>, uint64_t> by_app_end_;
   std::map<uid_t, uint32_t> per_user_;
+  std::map<uid_t, uint32_t> connections_per_user_;
+  FdCloser closer_;
   std::vector<std::byte> buffer_;  // one datagram in from an application
 
   // Counters (netstat -s, group "sockets").
@@ -119,7 +149,7 @@ class SocketService::Impl {
     uint64_t sockets_opened = 0, sockets_closed = 0, refused_limit = 0;
     uint64_t datagrams_sent = 0, datagrams_received = 0, send_failed = 0;
     uint64_t send_broadcast_refused = 0, send_no_destination = 0, bad_messages = 0;
-    uint64_t receive_buffer_full = 0, errors_passed = 0;
+    uint64_t receive_buffer_full = 0, errors_passed = 0, dropped_after_shutdown = 0;
   } counters_;
 };
 

@@ -1,6 +1,7 @@
 """The socket service spoken directly (no libpkt): what pktd answers, what it refuses, and how it
 survives hostile clients. Runs in every build (the preload tests of test_sockets.py need the
 normal one). Traffic stays on pktd's lo0."""
+import array
 import errno
 import os
 import select
@@ -130,8 +131,11 @@ class Datagrams(ServiceTest):
         self.assertEqual(self.svc.bind(a, LOOPBACK, 7003).result, 0)
         for i in range(500):
             send_to(b, b"x" * 100, LOOPBACK, 7003)
-        eventually(lambda: self.sockets_counter("datagrams_received") +
-                   self.sockets_counter("receive_buffer_full") >= 500, what="500 datagrams handled")
+        # Every datagram is sent (or refused by lo0's queue), then delivered or dropped for room.
+        eventually(lambda: self.sockets_counter("datagrams_sent") + self.sockets_counter("send_failed") == 500,
+                   what="500 datagrams handled")
+        eventually(lambda: self.sockets_counter("datagrams_received") + self.sockets_counter("receive_buffer_full")
+                   == self.sockets_counter("datagrams_sent"), what="every datagram sent to land or be counted")
         self.assertGreater(self.sockets_counter("receive_buffer_full"), 0)
         a.setblocking(False)
         queued = 0
@@ -142,6 +146,20 @@ class Datagrams(ServiceTest):
                 break
         self.assertEqual(queued, self.sockets_counter("datagrams_received"))
         self.assertLess(queued, 500)
+
+    def test_shutdown_wakes_the_reader_and_stops_the_writer(self):
+        s = self.new_socket()
+        self.assertEqual(self.svc.bind(s, LOOPBACK, 7004).result, 0)
+        # As on Linux: ENOTCONN on an unconnected socket, and yet it takes effect.
+        self.assertEqual(self.svc.on("shutdown", s, args=(socket.SHUT_RD, 0, 0, 0)).error, errno.ENOTCONN)
+        self.assertTrue(readable(s))
+        self.assertEqual(s.recv(100), b"")  # end of file; libpkt returns 0 since pktd answers
+        self.assertEqual(self.svc.on("shutdown", s, args=(socket.SHUT_WR, 0, 0, 0)).error, errno.ENOTCONN)
+        send_to(s, b"after SHUT_WR", LOOPBACK, 9)  # Linux: EPIPE; pktd drops it (docs/sockets.md)
+        eventually(lambda: self.sockets_counter("dropped_after_shutdown") == 1, what="the drop counted")
+        self.assertEqual(self.svc.on("getsockname", s).address, (LOOPBACK, 7004))  # still there
+        s.close()  # the hang-up alone now tells pktd
+        eventually(lambda: self.sockets_counter("sockets_open") == 0, what="the shut socket to close")
 
 
 class Errors(ServiceTest):
@@ -160,15 +178,27 @@ class Errors(ServiceTest):
         self.assertEqual(self.svc.socket(kind=socket.SOCK_RAW)[0].error, errno.ESOCKTNOSUPPORT)
         self.assertEqual(self.svc.socket(protocol=socket.IPPROTO_TCP)[0].error, errno.EPROTONOSUPPORT)
 
-    def test_ports_below_1024_need_root(self):
-        # A client running as nobody: its service connection carries its credentials.
-        code = ("import sys; sys.path.insert(0, %r); import svcproto; "
-                "s = svcproto.Service(%r); r, sock = s.socket(); "
-                "print(s.bind(sock, '0.0.0.0', 80).error, s.bind(sock, '0.0.0.0', 8080).error)"
-                % (os.path.dirname(__file__), self.path))
-        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                            sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.stdout.split(), [str(errno.EACCES), "0"], r.stderr)
+    def run_client_as(self, code, *setpriv):
+        """Runs python code with svcproto and the service path, under setpriv with these options."""
+        script = ("import sys; sys.path.insert(0, %r); import os, svcproto; path = %r\n" %
+                  (os.path.dirname(__file__), self.path)) + code
+        r = subprocess.run(["setpriv", *setpriv, sys.executable, "-c", script],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.split()
+
+    def test_ports_below_1024_need_root_or_cap_net_bind_service(self):
+        nobody = ("--reuid=nobody", "--regid=nogroup", "--clear-groups")
+        binds = ("s = svcproto.Service(path); low, high = s.socket()[1], s.socket()[1]\n"
+                 "print(s.bind(low, '0.0.0.0', 81).error, s.bind(high, '0.0.0.0', 8081).error)")
+        self.assertEqual(self.run_client_as(binds, *nobody), [str(errno.EACCES), "0"])
+        with_cap = (*nobody, "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service")
+        self.assertEqual(self.run_client_as(binds, *with_cap), ["0", "0"])
+        # A root process that drops to nobody after connecting is judged as nobody: the
+        # credentials travel with each request.
+        drops = ("s = svcproto.Service(path); r, sock = s.socket(); os.setresgid(65534, 65534, 65534); "
+                 "os.setresuid(65534, 65534, 65534)\nprint(s.bind(sock, '0.0.0.0', 82).error)")
+        self.assertEqual(self.run_client_as(drops, "--reuid=root"), [str(errno.EACCES)])
         s = self.new_socket()
         self.assertEqual(self.svc.bind(s, "0.0.0.0", 80).result, 0)  # root may
 
@@ -185,6 +215,23 @@ class HostileClients(ServiceTest):
         # Holding the fd is the right: another connection (another process) may use it.
         other = self.connect()
         self.assertEqual(other.bind(s, "0.0.0.0", 7200).result, 0)
+
+    def test_a_file_is_not_a_socket(self):
+        fds_before = self.pktd_fds()
+        with open("/etc/hostname") as f:
+            self.assertEqual(self.svc.request("getsockname", fds=(f.fileno(),)).error, errno.ENOTSOCK)
+        eventually(lambda: self.pktd_fds() == fds_before, what="the file's copy to be closed")
+
+    def test_empty_messages_carrying_fds_leak_nothing(self):
+        fds_before = self.pktd_fds()
+        with open("/etc/hostname") as f:
+            for _ in range(20):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                c.connect(self.path)
+                c.sendmsg([b""], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+                self.assertEqual(c.recv(100), b"")  # an empty message is a hang-up: pktd closes
+                c.close()
+        eventually(lambda: self.pktd_fds() == fds_before, what="pktd's fds to return to where they were")
 
     def test_malformed_requests_are_refused_counted_and_leak_nothing(self):
         self.svc.conn.send(b"short")

@@ -1,0 +1,64 @@
+// The service connection's messages: a request in (with at most one fd and the sender's
+// credentials), a reply out (with at most one fd).
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "sockets/service_internal.h"
+
+namespace pktd::sockets {
+
+ReceivedRequest receive_request(int sock, ctl::SvcRequest* q) {
+  ReceivedRequest got;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 4)];
+  iovec iov{q, sizeof *q};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  got.size = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+  if (got.size < 0) return got;
+  std::vector<int> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+      ucred cred;
+      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      got.sender = cred;
+    } else if (c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        fds.push_back(fd);
+      }
+    }
+  }
+  got.too_many_fds = fds.size() > 1 || (m.msg_flags & MSG_CTRUNC) != 0;
+  got.fds = std::move(fds);  // the caller closes every one, whatever the outcome
+  return got;
+}
+
+bool send_reply(int sock, const ctl::SvcReply& r, int fd_to_pass) {
+  iovec iov{const_cast<ctl::SvcReply*>(&r), sizeof r};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  if (fd_to_pass >= 0) {
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd_to_pass, sizeof(int));
+  }
+  // Never blocking: the caller drops a client that lets its replies pile up.
+  return !(sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EAGAIN);
+}
+
+}  // namespace pktd::sockets
