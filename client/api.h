@@ -24,6 +24,14 @@ __attribute__((visibility("hidden"))) int pktd_client_recvmmsg(int fd, struct mm
                                                                unsigned int n, int flags,
                                                                struct timespec* timeout);
 
+/* Descriptors made or closed without pkt_* names; the preload's socketpair, close_range and
+ * closefrom keep libpkt's table (and its service connection) in step. */
+__attribute__((visibility("hidden"))) int pktd_client_socketpair(int domain, int type,
+                                                                 int protocol, int fds[2]);
+__attribute__((visibility("hidden"))) int pktd_client_close_range(unsigned int first,
+                                                                  unsigned int last, int flags);
+__attribute__((visibility("hidden"))) void pktd_client_closefrom(int lowfd);
+
 #ifdef __cplusplus
 }
 #endif

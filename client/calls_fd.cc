@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -37,6 +38,22 @@ int pkt_close(int fd) {
   service::release_if_connection(fd);
   fd_table::forget(fd);
   return native::close(fd);
+}
+
+// What close does, for a range: CLOSE_RANGE_CLOEXEC closes nothing (yet).
+int pktd_client_close_range(unsigned int first, unsigned int last, int flags) {
+  if ((static_cast<unsigned>(flags) & CLOSE_RANGE_CLOEXEC) == 0) {
+    service::release_connections_in(first, last);
+    fd_table::forget_range(first, last);
+  }
+  return native::close_range(first, last, flags);
+}
+
+void pktd_client_closefrom(int lowfd) {
+  unsigned first = lowfd < 0 ? 0u : static_cast<unsigned>(lowfd);
+  service::release_connections_in(first, ~0u);
+  fd_table::forget_range(first, ~0u);
+  native::closefrom(lowfd);
 }
 
 int pkt_dup(int fd) { return after_duplicating(fd, native::dup(fd)); }

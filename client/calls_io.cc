@@ -210,7 +210,11 @@ ssize_t pkt_recvmsg(int fd, msghdr* msg, int flags) {
 // Linux's recvmmsg blocks for every message unless MSG_WAITFORONE; that is
 // kept. The timeout is not (Linux only looks at it between messages anyway).
 int pktd_client_recvmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags, timespec* timeout) {
-  if (!fd_table::find(fd)) return native::recvmmsg(fd, msgs, n, flags, timeout);
+  if (!fd_table::find(fd)) {
+    int r = native::recvmmsg(fd, msgs, n, flags, timeout);
+    for (int i = 0; i < r; ++i) forget_received_descriptors(0, &msgs[i].msg_hdr);
+    return r;
+  }
   unsigned int done = 0;
   int each = flags & ~MSG_WAITFORONE;
   for (; done < n; ++done) {

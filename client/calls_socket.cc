@@ -146,6 +146,16 @@ int pkt_socket(int domain, int type, int protocol) {
   return request_socket(domain, type, protocol);
 }
 
+// Two new descriptors, whatever their numbers were before.
+int pktd_client_socketpair(int domain, int type, int protocol, int fds[2]) {
+  int r = native::socketpair(domain, type, protocol, fds);
+  if (r == 0) {
+    fd_table::forget(fds[0]);
+    fd_table::forget(fds[1]);
+  }
+  return r;
+}
+
 int pkt_bind(int fd, const sockaddr* addr, socklen_t addrlen) {
   return dispatch(
       fd,

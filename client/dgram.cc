@@ -1,5 +1,6 @@
 #include "client/dgram.h"
 
+#include <fcntl.h>
 #include <limits.h>
 
 #include <cstring>
@@ -46,6 +47,25 @@ ssize_t total_length(const iovec* iov, size_t iovcnt) {
 // pipe.
 bool pktd_gone(int error) { return error == EPIPE || error == ECONNRESET || error == ENOTCONN; }
 
+// The pair read end of file or refused a send. pktd does that for a
+// shutdown (SHUT_RD shuts its end's write side, SHUT_WR its read side) and
+// when it has gone; whether it still answers about the socket tells which
+// (within the service's timeout). errno is kept.
+bool pktd_answers(int fd, const SocketInfo& s) {
+  int saved = errno;
+  ctl::SvcRequest req;
+  req.op = ctl::SvcOp::getsockname;
+  bool answered = ask(fd, s, req) >= 0;
+  errno = saved;
+  return answered;
+}
+
+bool nonblocking(int fd, int flags) {
+  if ((flags & MSG_DONTWAIT) != 0) return true;
+  int fl = native::fcntl(fd, F_GETFL, nullptr);
+  return fl >= 0 && (fl & O_NONBLOCK) != 0;
+}
+
 }  // namespace
 
 ssize_t send(int fd, SocketInfo s, const iovec* iov, size_t iovcnt, int flags, const sockaddr* to,
@@ -66,9 +86,11 @@ ssize_t send(int fd, SocketInfo s, const iovec* iov, size_t iovcnt, int flags, c
   }
   if (static_cast<size_t>(total) > ctl::kMaxUdpPayload) return fail(EMSGSIZE);
   Framed framed(&h, iov, iovcnt);
-  // UDP never raises SIGPIPE; only the caller's MSG_DONTWAIT means anything to
-  // the pair.
+  // UDP never raises SIGPIPE (not even after SHUT_WR); only the caller's
+  // MSG_DONTWAIT means anything to the pair.
   ssize_t n = native::sendmsg(fd, &framed.msg, MSG_NOSIGNAL | (flags & MSG_DONTWAIT));
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+    return fail(pktd_answers(fd, s) ? EPIPE : ENETDOWN);  // after SHUT_WR, as UDP
   if (n < 0) return pktd_gone(errno) ? fail(ENETDOWN) : -1;
   if (static_cast<size_t>(n) < kHeader) return fail(EIO);
   return n - static_cast<ssize_t>(kHeader);
@@ -85,7 +107,15 @@ ssize_t receive(int fd, const SocketInfo& s, const iovec* iov, size_t iovcnt, in
   // like UDP.
   ssize_t n = native::recvmsg(fd, &framed.msg, flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC));
   if (n < 0) return pktd_gone(errno) ? fail(ENETDOWN) : -1;
-  if (n == 0) return fail(ENETDOWN);  // end of file: pktd has gone
+  if (n == 0) {
+    // End of file. After SHUT_RD a UDP socket's queue, once empty, reads 0
+    // in a blocking call and EAGAIN in a non-blocking one.
+    if (!pktd_answers(fd, s)) return fail(ENETDOWN);
+    if (nonblocking(fd, flags)) return fail(EAGAIN);
+    if (from != nullptr) *fromlen = 0;
+    if (msg_flags != nullptr) *msg_flags = 0;
+    return 0;
+  }
   if (static_cast<size_t>(n) < kHeader) return fail(EIO);
   if (h.kind == DgramKind::error) {
     if ((flags & MSG_PEEK) != 0) native::recv(fd, &h, kHeader, MSG_DONTWAIT);  // reported once

@@ -11,14 +11,15 @@ namespace pktd::client::dgram {
 
 // One datagram of the iov's bytes to `to` (null: the connected peer). The
 // payload's length, or -1 with errno as UDP's: EMSGSIZE, EDESTADDRREQ, EINVAL
-// (port 0), EAGAIN; ENETDOWN if pktd has gone.
+// (port 0), EAGAIN, EPIPE after shutdown(SHUT_WR); ENETDOWN if pktd has gone.
 ssize_t send(int fd, SocketInfo s, const iovec* iov, size_t iovcnt, int flags, const sockaddr* to,
              socklen_t tolen);
 
 // One datagram into the iov; its source to from/fromlen (if from is not null)
 // and MSG_TRUNC to *msg_flags (if not null). The payload's length (its full
-// length with MSG_TRUNC), or -1 with errno: EAGAIN, a pending error pktd
-// reported (ECONNREFUSED...), ENETDOWN if pktd has gone.
+// length with MSG_TRUNC; 0 after shutdown(SHUT_RD) once nothing is queued), or
+// -1 with errno: EAGAIN, a pending error pktd reported (ECONNREFUSED...),
+// ENETDOWN if pktd has gone.
 ssize_t receive(int fd, const SocketInfo& s, const iovec* iov, size_t iovcnt, int flags,
                 sockaddr* from, socklen_t* fromlen, int* msg_flags);
 

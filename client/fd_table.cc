@@ -29,6 +29,28 @@ enum State : uint32_t { kUnknown = 0, kOther = 1, kPktd = 2 };
 constexpr int kTableSize = 65536;
 std::atomic<uint32_t> g_table[kTableSize];  // constant-initialised to 0: every fd unknown
 
+// A pktd entry's identity: the application's end it was seen on. Written before
+// the entry and read after it; a torn pair (two threads recording the same fd at
+// once) can only mismatch, and a mismatch only makes find() look again.
+struct Identity {
+  std::atomic<uint64_t> dev;
+  std::atomic<uint64_t> ino;
+};
+Identity g_identity[kTableSize];  // 1 MiB of zero pages until used
+
+void set_identity(int fd, const struct stat& st) {
+  g_identity[fd].dev.store(st.st_dev, std::memory_order_relaxed);
+  g_identity[fd].ino.store(st.st_ino, std::memory_order_relaxed);
+}
+
+// Whether fd is still the descriptor its entry was recorded from.
+bool same_identity(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 &&
+         g_identity[fd].dev.load(std::memory_order_relaxed) == st.st_dev &&
+         g_identity[fd].ino.load(std::memory_order_relaxed) == st.st_ino;
+}
+
 uint32_t encode(const SocketInfo& s) {
   return kPktd | static_cast<uint32_t>(s.role) << 2 | (s.family == AF_INET6 ? 1u << 4 : 0u) |
          (static_cast<uint32_t>(s.type) & 0xfu) << 5 |
@@ -64,10 +86,10 @@ bool take_number(std::string_view* text, T* value) {
   return true;
 }
 
-// Looks at the descriptor itself: an AF_UNIX socket bound to a pktd name.
-std::optional<SocketInfo> recognize(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return std::nullopt;
+// Looks at the descriptor itself: an AF_UNIX socket bound to a pktd name. *st
+// receives its identity.
+std::optional<SocketInfo> recognize(int fd, struct stat* st) {
+  if (fstat(fd, st) != 0 || !S_ISSOCK(st->st_mode)) return std::nullopt;
   int domain = 0;
   socklen_t len = sizeof domain;
   if (native::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
@@ -89,11 +111,13 @@ std::optional<SocketInfo> recognize(int fd) {
 // Looks at fd and records what it is; errno is left as it was.
 std::optional<SocketInfo> look_and_record(int fd) {
   int saved = errno;
-  std::optional<SocketInfo> info = recognize(fd);
+  struct stat st;
+  std::optional<SocketInfo> info = recognize(fd, &st);
   errno = saved;
   if (in_table(fd)) {
     uint32_t e = info && fits_entry(*info) ? encode(*info) : kOther;
-    g_table[fd].store(e, std::memory_order_relaxed);
+    if (e != kOther) set_identity(fd, st);
+    g_table[fd].store(e, std::memory_order_release);
   }
   return info;
 }
@@ -117,9 +141,12 @@ bool parse_socket_name(std::string_view name, SocketInfo* info, std::string_view
 std::optional<SocketInfo> find(int fd) {
   if (fd < 0) return std::nullopt;
   if (!in_table(fd)) return look_and_record(fd);
-  uint32_t e = g_table[fd].load(std::memory_order_relaxed);
+  uint32_t e = g_table[fd].load(std::memory_order_acquire);
   if (e == kUnknown) return look_and_record(fd);
   if ((e & 3u) != kPktd) return std::nullopt;
+  // The descriptor may have been closed behind libpkt's back and reused: a
+  // wrong "pktd" would put a header on another socket's data.
+  if (!same_identity(fd)) return look_and_record(fd);
   return decode(e);
 }
 
@@ -129,7 +156,14 @@ std::optional<SocketInfo> recheck(int fd) {
 }
 
 void remember(int fd, const SocketInfo& info) {
-  if (in_table(fd)) g_table[fd].store(fits_entry(info) ? encode(info) : kUnknown);
+  if (!in_table(fd)) return;
+  struct stat st;
+  if (!fits_entry(info) || fstat(fd, &st) != 0) {
+    g_table[fd].store(kUnknown);
+    return;
+  }
+  set_identity(fd, st);
+  g_table[fd].store(encode(info));
 }
 
 void set_role(int fd, Role role) {
@@ -146,9 +180,21 @@ void forget(int fd) {
   if (in_table(fd)) g_table[fd].store(kUnknown);
 }
 
+void forget_range(unsigned first, unsigned last) {
+  for (unsigned fd = first; fd <= last && fd < kTableSize; ++fd)
+    if (g_table[fd].load(std::memory_order_relaxed) != kUnknown) g_table[fd].store(kUnknown);
+}
+
 void copy(int fd, int newfd) {
   if (!in_table(newfd)) return;
-  g_table[newfd].store(in_table(fd) ? g_table[fd].load() : kUnknown);
+  if (!in_table(fd)) {
+    g_table[newfd].store(kUnknown);
+    return;
+  }
+  // A duplicate is the same open file: the same identity.
+  g_identity[newfd].dev.store(g_identity[fd].dev.load());
+  g_identity[newfd].ino.store(g_identity[fd].ino.load());
+  g_table[newfd].store(g_table[fd].load());
 }
 
 }  // namespace fd_table

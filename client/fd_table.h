@@ -8,9 +8,12 @@
 // is an AF_UNIX socket bound to the abstract name
 // "\0pktd:<family>:<type>:<protocol>:<id>:<instance>"), so descriptors
 // inherited across exec or received from another process are recognised too.
-// close, dup* and fcntl(F_DUPFD*) through libpkt keep the table right; a
-// descriptor closed behind libpkt's back is caught when a call on it fails with
-// ENOTSOCK or EBADF (recheck).
+// close, close_range, closefrom, dup*, fcntl(F_DUPFD*) and socketpair through
+// libpkt keep the table right. A descriptor closed behind libpkt's back (a raw
+// system call, the C library's internal close) and reused is caught by the
+// identity a pktd entry keeps, the (st_dev, st_ino) of the application's end:
+// find() compares it with fstat (about 100 ns) before it answers "pktd", so a
+// reused descriptor is looked at afresh rather than given a datagram header.
 #pragma once
 
 #include <cstdint>
@@ -40,14 +43,20 @@ struct SocketInfo {
 namespace fd_table {
 
 // The pktd socket behind fd, or nullopt when fd is anything else (or not open).
+// A pktd entry whose identity no longer matches the descriptor is looked at
+// again.
 std::optional<SocketInfo> find(int fd);
 // Looks at fd again, ignoring what the table said.
 std::optional<SocketInfo> recheck(int fd);
 
+// fd is a pktd socket libpkt has just received from pktd (its identity is
+// read here).
 void remember(int fd, const SocketInfo& info);
 void set_role(int fd, Role role);
 // fd was closed, or is a new descriptor libpkt knows nothing about.
 void forget(int fd);
+// Every descriptor from first to last (inclusive) was closed.
+void forget_range(unsigned first, unsigned last);
 // newfd is a duplicate of fd.
 void copy(int fd, int newfd);
 

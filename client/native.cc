@@ -55,6 +55,11 @@ int socket(int domain, int type, int protocol) {
   return from_syscall<int>(syscall(SYS_socket, domain, type, protocol));
 }
 
+int socketpair(int domain, int type, int protocol, int fds[2]) {
+  if (auto fn = NEXT(socketpair)) return fn(domain, type, protocol, fds);
+  return from_syscall<int>(syscall(SYS_socketpair, domain, type, protocol, fds));
+}
+
 int bind(int fd, const sockaddr* addr, socklen_t len) {
   if (auto fn = NEXT(bind)) return fn(fd, addr, len);
   return from_syscall<int>(syscall(SYS_bind, fd, addr, len));
@@ -169,6 +174,16 @@ int shutdown(int fd, int how) {
 int close(int fd) {
   if (auto fn = NEXT(close)) return fn(fd);
   return from_syscall<int>(syscall(SYS_close, fd));
+}
+
+int close_range(unsigned first, unsigned last, int flags) {
+  if (auto fn = NEXT(close_range)) return fn(first, last, flags);
+  return from_syscall<int>(syscall(SYS_close_range, first, last, flags));
+}
+
+void closefrom(int lowfd) {
+  if (auto fn = NEXT(closefrom)) return fn(lowfd);
+  syscall(SYS_close_range, lowfd < 0 ? 0u : static_cast<unsigned>(lowfd), ~0u, 0);
 }
 
 int ioctl(int fd, unsigned long request, void* arg) {

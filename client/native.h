@@ -12,6 +12,7 @@
 namespace pktd::client::native {
 
 int socket(int domain, int type, int protocol);
+int socketpair(int domain, int type, int protocol, int fds[2]);
 int bind(int fd, const sockaddr* addr, socklen_t len);
 int connect(int fd, const sockaddr* addr, socklen_t len);
 int listen(int fd, int backlog);
@@ -35,6 +36,8 @@ int getsockopt(int fd, int level, int name, void* val, socklen_t* len);
 int setsockopt(int fd, int level, int name, const void* val, socklen_t len);
 int shutdown(int fd, int how);
 int close(int fd);
+int close_range(unsigned first, unsigned last, int flags);
+void closefrom(int lowfd);
 int ioctl(int fd, unsigned long request, void* arg);
 int fcntl(int fd, int cmd, void* arg);
 int dup(int fd);

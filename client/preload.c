@@ -21,6 +21,9 @@
 EXPORT int socket(int domain, int type, int protocol) {
   return pkt_socket(domain, type, protocol);
 }
+EXPORT int socketpair(int domain, int type, int protocol, int fds[2]) {
+  return pktd_client_socketpair(domain, type, protocol, fds);
+}
 EXPORT int bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len) {
   return pkt_bind(fd, addr.__sockaddr__, len);
 }
@@ -79,6 +82,11 @@ EXPORT int setsockopt(int fd, int level, int name, const void* val, socklen_t le
 }
 EXPORT int shutdown(int fd, int how) { return pkt_shutdown(fd, how); }
 EXPORT int close(int fd) { return pkt_close(fd); }
+/* glibc 2.34+; closefrom is not built on the exported close_range, so both are taken over. */
+EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
+  return pktd_client_close_range(first, last, flags);
+}
+EXPORT void closefrom(int lowfd) { pktd_client_closefrom(lowfd); }
 EXPORT int dup(int fd) { return pkt_dup(fd); }
 EXPORT int dup2(int fd, int newfd) { return pkt_dup2(fd, newfd); }
 EXPORT int dup3(int fd, int newfd, int flags) { return pkt_dup3(fd, newfd, flags); }

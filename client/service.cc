@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <atomic>
 #include <cstdint>
@@ -24,11 +25,15 @@ constexpr size_t kPathSize = sizeof(sockaddr_un::sun_path);
 constexpr size_t kMaxInstance = 32;  // the daemon's limit (daemon/options.cc)
 
 // One service: its path ("" while unused) and the connection (-1 until the
-// first call). fd is atomic only so that release_if_connection can look without
-// the mutex; it changes under it.
+// first call) with its identity, so that a connection the application closed
+// behind libpkt's back (close_range by raw system call, say) is noticed before
+// a request goes into whatever reused its number. fd is atomic only so that
+// release_if_connection can look without the mutex; it changes under it.
 struct Slot {
   char path[kPathSize] = {};
   std::atomic<int> fd{-1};
+  dev_t dev = 0;
+  ino_t ino = 0;
   uint64_t seq = 0;
 };
 
@@ -97,24 +102,39 @@ Slot& default_slot() {
   return s;
 }
 
+// Under the mutex: whether the slot's descriptor is still the connection it opened.
+bool still_ours(const Slot& s, int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == s.dev && st.st_ino == s.ino;
+}
+
 // Under the mutex: forget the connection; close it only if it is still ours.
 void drop(Slot& s, bool close_it) {
   int fd = s.fd.exchange(-1);
-  if (close_it && fd >= 0) native::close(fd);
+  if (close_it && fd >= 0 && still_ours(s, fd)) native::close(fd);
 }
 
-int open_connection(const char* path) {
+// Under the mutex: a new connection in s (-1 with errno if there is none).
+int open_connection(Slot& s) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path,
-              std::strlen(path) + 1);  // fits: checked when stored
+  std::memcpy(addr.sun_path, s.path, std::strlen(s.path) + 1);  // fits: checked when stored
   int fd = native::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  if (native::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  // Before connect: a service whose backlog is full would block connect too.
+  timeval timeout{kTimeoutSeconds, 0};
+  struct stat st;
+  if (native::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0 ||
+      native::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
+      native::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      fstat(fd, &st) != 0) {
     native::close(fd);
     return -1;
   }
   fd_table::forget(fd);
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.fd.store(fd);
   return fd;
 }
 
@@ -191,13 +211,23 @@ int receive_reply(int fd, const ctl::SvcRequest& request, ctl::SvcReply* reply, 
 
 // A child must not talk over its parent's connections (the replies would go
 // astray): it lets go of them and reconnects on its first call. The mutex is
-// held across fork so that the child does not inherit it locked by a thread
-// that does not exist there.
-void before_fork() { pthread_mutex_lock(&g_mutex); }
-void after_fork_in_parent() { pthread_mutex_unlock(&g_mutex); }
+// held across fork so that the child finds the slots whole, but fork waits for
+// it no longer than a call may take to time out: past that, fork goes ahead
+// without it, and the child, where the thread holding it does not exist, makes
+// it anew.
+thread_local bool t_locked_for_fork = false;
+void before_fork() {
+  timespec deadline{};
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += kTimeoutSeconds;
+  t_locked_for_fork = pthread_mutex_clocklock(&g_mutex, CLOCK_MONOTONIC, &deadline) == 0;
+}
+void after_fork_in_parent() {
+  if (t_locked_for_fork) pthread_mutex_unlock(&g_mutex);
+}
 void after_fork_in_child() {
   for (Slot& s : g_slots) drop(s, true);
-  pthread_mutex_unlock(&g_mutex);
+  pthread_mutex_init(&g_mutex, nullptr);
 }
 void install_fork_handlers() {
   pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
@@ -255,22 +285,23 @@ int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* re
   pthread_once(&g_fork_handlers_once, install_fork_handlers);
   Lock lock;
   Slot& s = service == kDefault ? default_slot() : g_slots[service];
+  // A connection whose descriptor was closed and reused behind libpkt's back
+  // is no longer ours to use or close.
+  if (int fd = s.fd.load(); fd >= 0 && !still_ours(s, fd)) drop(s, false);
   for (int attempt = 0; attempt < 2 && s.path[0] != '\0'; ++attempt) {
     bool fresh = s.fd.load() < 0;
-    if (fresh) {
-      int fd = open_connection(s.path);
-      if (fd < 0) break;
-      s.fd.store(fd);
-    }
+    if (fresh && open_connection(s) < 0) break;
     request.version = ctl::kSvcVersion;
     request.seq = ++s.seq;
     if (send_request(s.fd.load(), request, socket_fd) != 0) {
       int error = errno;
       if (error == EBADF && socket_fd >= 0 && !is_open(socket_fd)) return -1;  // errno EBADF
-      drop(s, error != EBADF && error != ENOTSOCK);
+      drop(s, true);  // closed only if it is still ours
       if (!fresh && connection_gone(error)) continue;
       break;
     }
+    // A reply that does not come in time (SO_RCVTIMEO) breaks the
+    // conversation too: a late one must not answer the next request.
     if (receive_reply(s.fd.load(), request, reply, received_fd) != 0) {
       drop(s, true);
       break;
@@ -287,6 +318,14 @@ void release_if_connection(int fd) {
     if (s.fd.load(std::memory_order_relaxed) != fd) continue;
     Lock lock;
     if (s.fd.load() == fd) drop(s, false);
+  }
+}
+
+void release_connections_in(unsigned first, unsigned last) {
+  for (Slot& s : g_slots) {
+    int fd = s.fd.load(std::memory_order_relaxed);
+    if (fd >= 0 && static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last)
+      release_if_connection(fd);
   }
 }
 

@@ -1,7 +1,9 @@
 // The connections to pktd's socket service (ctl/socket_protocol.h): one
 // SOCK_SEQPACKET connection per service the process uses, opened on first use,
 // one request/reply at a time (a process-wide mutex). A forked child drops its
-// copies and reconnects when it needs to.
+// copies and reconnects when it needs to. A pktd that does not answer within
+// kTimeoutSeconds fails the call with ENETDOWN, and its connection is closed
+// (the next call reconnects).
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,7 @@ namespace pktd::client::service {
 
 inline constexpr int kDefault = 0;  // the service new sockets are made by
 inline constexpr int kNone = -1;    // a socket of a service that has no slot
+inline constexpr int kTimeoutSeconds = 5;  // for connect, each send and each reply
 
 // The service of the instance named in a socket's abstract name: the default
 // service if its path is .../<instance>.svc, else <rundir>/<instance>.svc if
@@ -24,8 +27,8 @@ int for_instance(std::string_view instance);
 // (or -1) travels as the request's SCM_RIGHTS descriptor; a descriptor in the
 // reply goes to *received_fd (-1 if none; closed if received_fd is null).
 // Returns 0 when a reply came (its result is the caller's business); -1 with
-// errno ENETDOWN when the service cannot be reached or the conversation broke,
-// or EBADF when socket_fd is not open.
+// errno ENETDOWN when the service cannot be reached, does not answer in time or
+// the conversation broke, or EBADF when socket_fd is not open.
 int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* reply,
          int* received_fd);
 
@@ -33,6 +36,8 @@ int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* re
 // connection, libpkt lets go of it (without closing it) and reconnects on the
 // next call.
 void release_if_connection(int fd);
+// The same for every descriptor from first to last (close_range, closefrom).
+void release_connections_in(unsigned first, unsigned last);
 
 // The default service's path by the rule of ctl/socket_protocol.h, written to
 // out (size n). false if it does not fit.

@@ -66,6 +66,11 @@ class ServiceTest(unittest.TestCase):
     def pktd_fds(self):
         return len(os.listdir(f"/proc/{self.daemon.proc.pid}/fd"))
 
+    def pktd_fds_now_that_we_are_connected(self):
+        """pktd's fd count once it has surely accepted our service connection (it answered)."""
+        self.assertEqual(self.svc.request("getsockname").error, errno.EBADF)
+        return self.pktd_fds()
+
 
 class Datagrams(ServiceTest):
     def test_datagrams_keep_boundaries_and_addresses(self):
@@ -217,13 +222,13 @@ class HostileClients(ServiceTest):
         self.assertEqual(other.bind(s, "0.0.0.0", 7200).result, 0)
 
     def test_a_file_is_not_a_socket(self):
-        fds_before = self.pktd_fds()
+        fds_before = self.pktd_fds_now_that_we_are_connected()
         with open("/etc/hostname") as f:
             self.assertEqual(self.svc.request("getsockname", fds=(f.fileno(),)).error, errno.ENOTSOCK)
         eventually(lambda: self.pktd_fds() == fds_before, what="the file's copy to be closed")
 
     def test_empty_messages_carrying_fds_leak_nothing(self):
-        fds_before = self.pktd_fds()
+        fds_before = self.pktd_fds_now_that_we_are_connected()
         with open("/etc/hostname") as f:
             for _ in range(20):
                 c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -234,9 +239,9 @@ class HostileClients(ServiceTest):
         eventually(lambda: self.pktd_fds() == fds_before, what="pktd's fds to return to where they were")
 
     def test_malformed_requests_are_refused_counted_and_leak_nothing(self):
+        fds_before = self.pktd_fds_now_that_we_are_connected()
         self.svc.conn.send(b"short")
         self.assertEqual(self.svc.reply().error, errno.EPROTO)
-        fds_before = self.pktd_fds()  # after a reply: pktd has accepted this connection
         bad_version = struct.pack(svcproto.REQUEST, 99, 1, 1, 2, 2, 0, 0, *svcproto.address(), 0, bytes(64))
         self.svc.conn.send(bad_version)
         self.assertEqual(self.svc.reply().error, errno.EPROTO)
@@ -248,7 +253,7 @@ class HostileClients(ServiceTest):
         for p in pairs:
             p[0].close()
             p[1].close()
-        self.assertEqual(self.sockets_counter("bad_requests"), 4)
+        self.assertEqual(self.sockets_counter("bad_requests"), 4)  # EBADF above is not "bad"
         # Garbage on a socket's own channel is counted, not sent.
         s = self.new_socket()
         s.send(b"no header")
