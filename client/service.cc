@@ -217,10 +217,12 @@ int receive_reply(int fd, const ctl::SvcRequest& request, ctl::SvcReply* reply, 
 // it anew.
 thread_local bool t_locked_for_fork = false;
 void before_fork() {
+  // timedlock (the realtime clock) rather than clocklock (the monotonic one): ThreadSanitizer
+  // knows the former, and a clock step during a fork only shortens or lengthens the wait.
   timespec deadline{};
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  clock_gettime(CLOCK_REALTIME, &deadline);
   deadline.tv_sec += kTimeoutSeconds;
-  t_locked_for_fork = pthread_mutex_clocklock(&g_mutex, CLOCK_MONOTONIC, &deadline) == 0;
+  t_locked_for_fork = pthread_mutex_timedlock(&g_mutex, &deadline) == 0;
 }
 void after_fork_in_parent() {
   if (t_locked_for_fork) pthread_mutex_unlock(&g_mutex);

@@ -85,7 +85,10 @@ class Daemon:
         r = subprocess.run([PKT, *args], env=self.env, capture_output=True, text=True, timeout=30,
                            preexec_fn=drop if user else None)
         if check and r.returncode != 0:
-            raise AssertionError(f"pkt {' '.join(args)}: {r.returncode}: {r.stderr}")
+            log_tail = "\n".join(self.output().splitlines()[-20:])
+            raise AssertionError(f"pkt {' '.join(args)}: {r.returncode}: {r.stderr}\n"
+                                 f"pktd {'running' if self.proc.poll() is None else 'exited'}; "
+                                 f"its last lines:\n{log_tail}")
         return r
 
     def pkt_json(self, *args):
