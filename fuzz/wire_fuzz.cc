@@ -1,7 +1,7 @@
 // libFuzzer target for every parser in wire/.
 //
-// The input goes to each parser as it is (Ethernet, ARP, IPv4, ICMPv4, UDP), and along the chain a
-// real receive path takes (Ethernet -> ARP | IPv4 -> ICMPv4 | UDP). Each parser runs with its
+// The input goes to each parser as it is (Ethernet, ARP, IPv4, ICMPv4, UDP, TCP), and along the
+// chain a real receive path takes (Ethernet -> ARP | IPv4 -> ICMPv4 | UDP | TCP). Each parser runs with its
 // checksum verified and skipped (random bytes rarely carry a valid checksum, and skipping reaches
 // everything behind it). Whatever parses is emitted; the output must parse again, with checksums
 // verified, to an equal value, and emitting that must give the same octets.
@@ -16,6 +16,7 @@
 #include "wire/ethernet.h"
 #include "wire/icmpv4.h"
 #include "wire/ipv4.h"
+#include "wire/tcp.h"
 #include "wire/udp.h"
 
 namespace {
@@ -92,6 +93,52 @@ void udp(Span data, Ipv4Address src, Ipv4Address dst, ChecksumCheck check) {
                       datagram->with_checksum ? check : ChecksumCheck::verify));
 }
 
+// The option list alone: whatever parses emits to exactly length() octets and parses back equal.
+// Unknown options are dropped and duplicates merged, so only the value, not the octets, comes back.
+void tcp_options(Span list) {
+  auto options = TcpOptions::parse(list);
+  if (!options) return;
+  const std::size_t n = options->length();
+  require(n % 4 == 0 && options->sack_blocks().size() == options->sack_count);
+  if (n > TcpOptions::kMaxLength) {  // see tcp() below
+    require(options->emit(out(n)) == 0);
+    return;
+  }
+  require(options->emit(out(n)) == n);
+  if (n > 0) require(options->emit(out(n - 1)) == 0);
+  auto again = TcpOptions::parse(out(n));
+  require(again && *again == *options && again->length() == n);
+}
+
+void tcp(Span data, Ipv4Address src, Ipv4Address dst, ChecksumCheck check) {
+  auto view = TcpView::parse(data, src, dst, check);
+  if (!view) return;
+  require(view->header_length() >= TcpView::kMinHeaderLength && view->header_length() <= TcpView::kMaxHeaderLength);
+  require(view->header_length() + view->payload().size() == data.size());
+  require(TcpOptions::parse(view->options()).has_value());  // the view promises its options parse
+  tcp_options(view->options());
+  const auto segment = TcpSegment::from(*view);
+  require(segment.payload.size() == view->payload().size());
+  // A list that fit in 40 octets can need more in the canonical layout, whose padding puts every
+  // option on a word (SACK-permitted and window scale unpadded in 5 octets, then four SACK blocks
+  // in 34, become 8 + 36): such a value is not re-emittable.
+  if (segment.options.length() > TcpOptions::kMaxLength) {
+    require(!segment.emit(out(segment.length()), src, dst));
+    return;
+  }
+  require(segment.emit(out(segment.length()), src, dst));
+  require(!segment.emit(out(segment.length() - 1), src, dst));
+  auto again = TcpSegment::parse(out(segment.length()), src, dst);
+  require(again && *again == segment);
+  require(again->emit(out2(again->length()), src, dst));
+  require(std::ranges::equal(out(segment.length()), out2(again->length())));
+  // When the options were already in the canonical layout, every octet comes back.
+  const auto emitted = out(segment.length());
+  if (std::ranges::equal(emitted.subspan(TcpView::kMinHeaderLength, segment.options.length()), view->options())) {
+    require(same_except(emitted, data, 16, check));
+  }
+}
+
 void ipv4(Span data, ChecksumCheck check) {
   auto view = Ipv4View::parse(data, check);
   if (!view) return;
@@ -111,6 +158,9 @@ void ipv4(Span data, ChecksumCheck check) {
       break;
     case kIpProtocolUdp:
       udp(view->payload(), view->source(), view->destination(), check);
+      break;
+    case kIpProtocolTcp:
+      tcp(view->payload(), view->source(), view->destination(), check);
       break;
     default:
       break;
@@ -146,6 +196,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto src = Ipv4Address::from_octets(10, 0, 0, 1);
     const auto dst = Ipv4Address::from_octets(10, 0, 0, 2);
     udp(input, src, dst, check);
+    tcp(input, src, dst, check);
   }
+  tcp_options(input.first(std::min<std::size_t>(input.size(), TcpOptions::kMaxLength)));
   return 0;
 }

@@ -24,10 +24,14 @@ enum class ParseError : unsigned char {
   bad_total_length,      // RFC 791 3.1: Total Length smaller than the header
   bad_fragment,          // RFC 791 3.2: fragment past 65535 octets, or a non-last fragment not a multiple of 8
   bad_checksum,          // RFC 1071 sum of the covered octets is not 0xFFFF
-  bad_length,            // RFC 768: UDP Length below the 8-octet header
+  bad_length,            // RFC 768: UDP Length below the 8-octet header; RFC 9293 3.1: a TCP segment longer
+                         // than the pseudo-header's 16-bit TCP Length can describe
+  bad_data_offset,       // RFC 9293 3.1: TCP Data Offset below 5 words, or the header it gives past the segment
+  bad_option,            // RFC 9293 3.1 Options (MUST-7): an option length below 2 or past the header, or a
+                         // known kind with a length other than its RFC's (RFC 9293 3.2, RFC 7323, RFC 2018)
 };
 
-inline constexpr std::size_t kParseErrorCount = static_cast<std::size_t>(ParseError::bad_length) + 1;
+inline constexpr std::size_t kParseErrorCount = static_cast<std::size_t>(ParseError::bad_option) + 1;
 
 constexpr std::string_view to_string(ParseError error) {
   switch (error) {
@@ -44,6 +48,8 @@ constexpr std::string_view to_string(ParseError error) {
     case ParseError::bad_fragment: return "bad_fragment";
     case ParseError::bad_checksum: return "bad_checksum";
     case ParseError::bad_length: return "bad_length";
+    case ParseError::bad_data_offset: return "bad_data_offset";
+    case ParseError::bad_option: return "bad_option";
   }
   return "unknown";
 }

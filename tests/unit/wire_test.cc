@@ -13,6 +13,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "wire/arp.h"
@@ -22,6 +23,7 @@
 #include "wire/icmpv4.h"
 #include "wire/ipv4.h"
 #include "wire/result.h"
+#include "wire/tcp.h"
 #include "wire/udp.h"
 
 namespace pktd::wire {
@@ -108,6 +110,45 @@ const Bytes kLastFragment = bytes({
     0x45, 0x00, 0x00, 0x1c, 0x42, 0x42, 0x00, 0x02, 0x40, 0x11, 0xb4, 0x89, 0xc0, 0x00, 0x02, 0x01,
     0xc0, 0x00, 0x02, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
 });
+
+// 74 octets
+const Bytes kTcpSyn = bytes({
+    0x52, 0x54, 0x00, 0xab, 0xcd, 0xef, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x00, 0x45, 0x00,
+    0x00, 0x3c, 0x3a, 0x1c, 0x40, 0x00, 0x40, 0x06, 0xec, 0x9d, 0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00,
+    0x00, 0x02, 0xb2, 0x6e, 0x00, 0x50, 0x9f, 0x3c, 0x2a, 0x61, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02,
+    0xfa, 0xf0, 0x02, 0x71, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x6b, 0x1e,
+    0x4f, 0x21, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+});
+
+// 74 octets
+const Bytes kTcpSynAck = bytes({
+    0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef, 0x08, 0x00, 0x45, 0x00,
+    0x00, 0x3c, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x26, 0xba, 0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00,
+    0x00, 0x01, 0x00, 0x50, 0xb2, 0x6e, 0x51, 0xa4, 0xc0, 0xde, 0x9f, 0x3c, 0x2a, 0x62, 0xa0, 0x12,
+    0xfe, 0x88, 0xbe, 0x1d, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x0c, 0x7d,
+    0x21, 0xaa, 0x6b, 0x1e, 0x4f, 0x21, 0x01, 0x03, 0x03, 0x07,
+});
+
+// 84 octets
+const Bytes kTcpData = bytes({
+    0x52, 0x54, 0x00, 0xab, 0xcd, 0xef, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x00, 0x45, 0x00,
+    0x00, 0x46, 0x3a, 0x1d, 0x40, 0x00, 0x40, 0x06, 0xec, 0x92, 0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00,
+    0x00, 0x02, 0xb2, 0x6e, 0x00, 0x50, 0x9f, 0x3c, 0x2a, 0x62, 0x51, 0xa4, 0xc0, 0xdf, 0x80, 0x18,
+    0x01, 0xf6, 0x0a, 0xb9, 0x00, 0x00, 0x01, 0x01, 0x08, 0x0a, 0x6b, 0x1e, 0x4f, 0x2b, 0x0c, 0x7d,
+    0x21, 0xaa, 0x47, 0x45, 0x54, 0x20, 0x2f, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e, 0x30,
+    0x0d, 0x0a, 0x0d, 0x0a,
+});
+
+// 94 octets
+const Bytes kTcpSack = bytes({
+    0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef, 0x08, 0x00, 0x45, 0x00,
+    0x00, 0x50, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x26, 0xa6, 0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00,
+    0x00, 0x01, 0x00, 0x50, 0xb2, 0x6e, 0x51, 0xa4, 0xc0, 0xdf, 0x9f, 0x3c, 0x2a, 0x74, 0xf0, 0x10,
+    0x01, 0xfd, 0x5b, 0x5f, 0x00, 0x00, 0x01, 0x01, 0x08, 0x0a, 0x0c, 0x7d, 0x22, 0x00, 0x6b, 0x1e,
+    0x4f, 0x2b, 0x01, 0x01, 0x05, 0x1a, 0x9f, 0x3c, 0x30, 0x00, 0x9f, 0x3c, 0x34, 0x00, 0x9f, 0x3c,
+    0x38, 0x00, 0x9f, 0x3c, 0x3c, 0x00, 0x9f, 0x3c, 0x40, 0x00, 0x9f, 0x3c, 0x44, 0x00,
+});
+
 // ---- Result, endian, checksum ----
 
 TEST(WireResult, EveryParseErrorHasADistinctName) {
@@ -766,6 +807,490 @@ TEST(WireUdp, EmitInPlaceAndLimits) {
   const UdpDatagram big{1, 2, true, huge};
   Bytes out(big.length());
   EXPECT_FALSE(big.emit(out, {}, {}));
+}
+
+// ---- TCP ----
+
+// The RFC 9293 3.1 checksum the plain way, independently of wire/checksum.h: the pseudo-header
+// (source, destination, zero, 6, TCP Length) and the segment with its checksum field taken as
+// zero, as big-endian 16-bit words (an odd last octet padded on the right), summed in 32 bits,
+// carries folded back, complemented.
+std::uint16_t reference_tcp_checksum(Ipv4Address source, Ipv4Address destination,
+                                     std::span<const std::byte> segment) {
+  std::vector<unsigned> octets;
+  for (std::uint32_t address : {source.value, destination.value}) {
+    for (unsigned shift : {24U, 16U, 8U, 0U}) octets.push_back((address >> shift) & 0xFFU);
+  }
+  const auto tcp_length = static_cast<unsigned>(segment.size());
+  octets.insert(octets.end(), {0U, 6U, (tcp_length >> 8) & 0xFFU, tcp_length & 0xFFU});
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    octets.push_back(i == 16 || i == 17 ? 0U : std::to_integer<unsigned>(segment[i]));
+  }
+  if (octets.size() % 2 != 0) octets.push_back(0);
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < octets.size(); i += 2) sum += (octets[i] << 8) | octets[i + 1];
+  while ((sum >> 16) != 0) sum = (sum & 0xFFFFU) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum & 0xFFFFU);
+}
+
+const Ipv4Address kClient = ip(10, 0, 0, 1);
+const Ipv4Address kServer = ip(10, 0, 0, 2);
+
+// The TCP segment of a captured frame (Ethernet 14 + IPv4 20 octets before it).
+Bytes tcp_of(const Bytes& frame) { return Bytes(frame.begin() + 34, frame.end()); }
+
+void fix_tcp_checksum(Bytes& segment, Ipv4Address source = kClient, Ipv4Address destination = kServer) {
+  set16(segment, 16, reference_tcp_checksum(source, destination, segment));
+}
+
+// A bare header (ports 1 -> 2, ACK, window 1000) carrying `options`, zero-padded to whole words
+// (zero is End of Option List), then `payload`, with a correct checksum from kClient to kServer.
+Bytes segment_with_options(const Bytes& options, const Bytes& payload = {}) {
+  Bytes s = bytes({0x00, 0x01, 0x00, 0x02, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0x03, 0xe8, 0, 0, 0, 0});
+  s.insert(s.end(), options.begin(), options.end());
+  while (s.size() % 4 != 0) s.push_back(std::byte{0});
+  set8(s, 12, static_cast<unsigned>(s.size() / 4) << 4);
+  s.insert(s.end(), payload.begin(), payload.end());
+  fix_tcp_checksum(s);
+  return s;
+}
+
+Result<TcpView> parse_tcp(const Bytes& segment, ChecksumCheck check = ChecksumCheck::verify) {
+  return TcpView::parse(segment, kClient, kServer, check);
+}
+
+TEST(WireTcp, CapturedChecksumsMatchTheReference) {
+  const std::vector<std::pair<const Bytes*, bool>> frames = {
+      {&kTcpSyn, true}, {&kTcpSynAck, false}, {&kTcpData, true}, {&kTcpSack, false}};
+  for (auto [frame, from_client] : frames) {
+    const Bytes segment = tcp_of(*frame);
+    const auto [src, dst] = from_client ? std::pair{kClient, kServer} : std::pair{kServer, kClient};
+    EXPECT_EQ(load_be16(segment, 16), reference_tcp_checksum(src, dst, segment));
+  }
+}
+
+TEST(WireTcp, ParsesLinuxSyn) {
+  auto ipv4 = Ipv4View::parse(sub(kTcpSyn, 14));
+  ASSERT_TRUE(ipv4);
+  ASSERT_EQ(ipv4->protocol(), kIpProtocolTcp);
+  auto tcp = TcpView::parse(*ipv4);
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(tcp->source_port(), 45678);
+  EXPECT_EQ(tcp->destination_port(), 80);
+  EXPECT_EQ(tcp->sequence_number(), 0x9f3c2a61U);
+  EXPECT_EQ(tcp->acknowledgment_number(), 0U);
+  EXPECT_EQ(tcp->data_offset(), 10);
+  EXPECT_EQ(tcp->header_length(), 40U);
+  EXPECT_EQ(tcp->reserved(), 0);
+  EXPECT_EQ(tcp->flags(), TcpFlags{.syn = true});
+  EXPECT_EQ(tcp->window(), 64240);
+  EXPECT_EQ(tcp->checksum(), 0x0271);
+  EXPECT_EQ(tcp->urgent_pointer(), 0);
+  EXPECT_EQ(tcp->options().size(), 20U);
+  EXPECT_TRUE(tcp->payload().empty());
+
+  auto options = TcpOptions::parse(tcp->options());
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->mss, 1460);
+  EXPECT_TRUE(options->sack_permitted);
+  ASSERT_TRUE(options->timestamps);
+  EXPECT_EQ(options->timestamps->value, 0x6b1e4f21U);
+  EXPECT_EQ(options->timestamps->echo_reply, 0U);
+  EXPECT_EQ(options->window_scale, 7);
+  EXPECT_EQ(options->effective_window_scale(), 7);
+  EXPECT_TRUE(options->sack_blocks().empty());
+}
+
+TEST(WireTcp, ParsesSynAckAndData) {
+  auto synack = TcpSegment::parse(tcp_of(kTcpSynAck), kServer, kClient);
+  ASSERT_TRUE(synack);
+  EXPECT_EQ(synack->flags, (TcpFlags{.syn = true, .ack = true}));
+  EXPECT_EQ(synack->acknowledgment_number, 0x9f3c2a62U);
+  EXPECT_EQ(synack->window, 65160);
+  EXPECT_EQ(synack->options.timestamps, (TcpTimestamps{0x0c7d21aa, 0x6b1e4f21}));
+
+  const Bytes data_segment = tcp_of(kTcpData);
+  auto data = TcpSegment::parse(data_segment, kClient, kServer);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->flags, (TcpFlags{.psh = true, .ack = true}));
+  EXPECT_FALSE(data->options.mss);
+  EXPECT_FALSE(data->options.sack_permitted);
+  EXPECT_FALSE(data->options.window_scale);
+  EXPECT_EQ(data->options.timestamps, (TcpTimestamps{0x6b1e4f2b, 0x0c7d21aa}));
+  std::string text;
+  for (std::byte c : data->payload) text.push_back(static_cast<char>(c));
+  EXPECT_EQ(text, "GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(data->payload.data(), data_segment.data() + 32);
+}
+
+TEST(WireTcp, ParsesSackBlocks) {
+  auto three = TcpSegment::parse(tcp_of(kTcpSack), kServer, kClient);
+  ASSERT_TRUE(three);
+  ASSERT_EQ(three->options.sack_blocks().size(), 3U);
+  EXPECT_EQ(three->options.sack_blocks()[0], (TcpSackBlock{0x9f3c3000, 0x9f3c3400}));
+  EXPECT_EQ(three->options.sack_blocks()[2], (TcpSackBlock{0x9f3c4000, 0x9f3c4400}));
+
+  // Four blocks fill the option space when there are no timestamps (RFC 2018 3): 2 + 4 * 8 = 34.
+  Bytes four_blocks = bytes({1, 1, 5, 34});
+  for (unsigned i = 1; i <= 8; ++i) {
+    const Bytes word = bytes({0, 0, i, 0});
+    four_blocks.insert(four_blocks.end(), word.begin(), word.end());
+  }
+  auto four = TcpOptions::parse(four_blocks);
+  ASSERT_TRUE(four);
+  ASSERT_EQ(four->sack_blocks().size(), 4U);
+  EXPECT_EQ(four->sack_blocks()[3], (TcpSackBlock{0x0700, 0x0800}));
+  const Bytes segment = segment_with_options(four_blocks);
+  EXPECT_EQ(segment.size(), 56U);
+  auto parsed = TcpSegment::parse(segment, kClient, kServer);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->options, *four);
+  Bytes out(parsed->length());
+  ASSERT_TRUE(parsed->emit(out, kClient, kServer));
+  EXPECT_EQ(out, segment);  // NOP NOP SACK: the layout emit uses
+}
+
+TEST(WireTcp, WindowScaleAbove14IsUsedAs14) {
+  for (unsigned shift : {14U, 15U, 255U}) {
+    Bytes syn = tcp_of(kTcpSyn);
+    set8(syn, 39, shift);
+    fix_tcp_checksum(syn);
+    auto segment = TcpSegment::parse(syn, kClient, kServer);
+    ASSERT_TRUE(segment) << shift;
+    EXPECT_EQ(segment->options.window_scale, shift);  // as received: the caller may log it (RFC 7323 2.3)
+    EXPECT_EQ(segment->options.effective_window_scale(), 14);
+    Bytes out(segment->length());
+    ASSERT_TRUE(segment->emit(out, kClient, kServer));
+    EXPECT_EQ(out, syn);
+  }
+  EXPECT_FALSE(TcpOptions{}.effective_window_scale());
+}
+
+TEST(WireTcp, SkipsUnknownOptionsByTheirLength) {
+  // MD5 signature (RFC 2385, kind 19, 18 octets), an experimental option (RFC 6994, kind 254), a
+  // kind nobody assigned with no data, then MSS and Window Scale: the known ones after are found.
+  Bytes options = bytes({19, 18});
+  options.resize(18, std::byte{0xAA});
+  options.insert(options.end(), {std::byte{254}, std::byte{4}, std::byte{0x12}, std::byte{0x34}});
+  options.insert(options.end(), {std::byte{200}, std::byte{2}});
+  const Bytes rest = bytes({2, 4, 0x05, 0xb4, 1, 3, 3, 2});
+  options.insert(options.end(), rest.begin(), rest.end());
+  const Bytes segment = segment_with_options(options);
+  auto parsed = TcpSegment::parse(segment, kClient, kServer);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->options.mss, 1460);
+  EXPECT_EQ(parsed->options.window_scale, 2);
+  EXPECT_FALSE(parsed->options.timestamps);
+  // The value keeps only what it knows: emitting it drops the unknown options.
+  EXPECT_EQ(parsed->options.length(), 8U);
+}
+
+TEST(WireTcp, EndOfListEndsParsing) {
+  // After EOL the rest of the header is padding: not even an option that would be malformed is read.
+  const Bytes options = bytes({2, 4, 0x02, 0x18, 0, 2, 0, 0xFF, 3, 9, 0xEE, 0xEE});
+  auto parsed = TcpOptions::parse(options);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->mss, 536);
+  EXPECT_FALSE(parsed->window_scale);
+  const Bytes segment = segment_with_options(options);
+  EXPECT_TRUE(parse_tcp(segment));
+  EXPECT_TRUE(TcpOptions::parse(bytes({0, 0xFF, 0xFF})));
+  EXPECT_TRUE(TcpOptions::parse(bytes({1, 1, 1, 0})));  // NOPs alone are a valid (empty) list
+  EXPECT_EQ(*TcpOptions::parse({}), TcpOptions{});
+}
+
+TEST(WireTcp, RejectsOptionsWhoseLengthLies) {
+  // Every kind this parser knows, and one it does not: length 0 and 1 (the list cannot advance),
+  // and a length running past the end of the header.
+  for (unsigned kind : {2U, 3U, 4U, 5U, 8U, 30U}) {
+    for (unsigned length : {0U, 1U}) {
+      const Bytes options = bytes({1, kind, length, 0});
+      EXPECT_EQ(TcpOptions::parse(options).error(), ParseError::bad_option) << kind << " " << length;
+      EXPECT_EQ(parse_tcp(segment_with_options(options)).error(), ParseError::bad_option) << kind << " " << length;
+    }
+    const Bytes past_end = bytes({1, kind, 8, 0, 0, 0, 0});  // 8 octets claimed, 7 left in the header
+    EXPECT_EQ(TcpOptions::parse(past_end).error(), ParseError::bad_option) << kind;
+    Bytes segment = segment_with_options(past_end);  // padded to 8 options octets: 1 octet short
+    EXPECT_EQ(parse_tcp(segment).error(), ParseError::bad_option) << kind;
+    // The data after the header does not count as option space.
+    segment = segment_with_options(past_end, bytes({0, 0, 0, 0}));
+    EXPECT_EQ(parse_tcp(segment).error(), ParseError::bad_option) << kind;
+  }
+  // Each known kind with its right length, one octet short of room for it: cut by the end of the
+  // header (the list is a whole number of words, so padding cannot lengthen it). For SACK-permitted
+  // the length octet itself is missing.
+  const std::vector<std::pair<unsigned, std::size_t>> known = {{2, 4}, {3, 3}, {4, 2}, {5, 10}, {8, 10}};
+  for (auto [kind, length] : known) {
+    const std::size_t size = (length - 1 + 3) / 4 * 4;
+    Bytes options(size - (length - 1), std::byte{1});  // NOPs up to where the option starts
+    options.push_back(static_cast<std::byte>(kind));
+    if (length > 2) options.push_back(static_cast<std::byte>(length));
+    options.resize(size, std::byte{0});
+    EXPECT_EQ(TcpOptions::parse(options).error(), ParseError::bad_option) << kind;
+    EXPECT_EQ(parse_tcp(segment_with_options(options)).error(), ParseError::bad_option) << kind;
+  }
+}
+
+TEST(WireTcp, RejectsKnownOptionsWithTheWrongLength) {
+  const std::vector<Bytes> wrong = {
+      bytes({2, 3, 5}),                          // MSS is 4
+      bytes({2, 5, 5, 0xb4, 0}),                 //
+      bytes({3, 2}),                             // Window Scale is 3
+      bytes({3, 4, 7, 0}),                       //
+      bytes({4, 3, 0}),                          // SACK-permitted is 2
+      bytes({5, 2}),                             // SACK: at least one block
+      bytes({5, 9, 0, 0, 0, 0, 0, 0, 0}),        // and whole blocks of 8
+      bytes({8, 9, 0, 0, 0, 0, 0, 0, 0}),        // Timestamps is 10
+      bytes({8, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0}),  //
+  };
+  for (const Bytes& options : wrong) {
+    const unsigned kind = load_u8(options, 0);
+    EXPECT_EQ(TcpOptions::parse(options).error(), ParseError::bad_option) << kind;
+    EXPECT_EQ(parse_tcp(segment_with_options(options)).error(), ParseError::bad_option) << kind;
+  }
+}
+
+TEST(WireTcp, EveryTruncationPoint) {
+  const Bytes syn = tcp_of(kTcpSyn);
+  for (std::size_t n = 0; n < 20; ++n) {
+    auto r = TcpView::parse(sub(syn, 0, n), kClient, kServer, ChecksumCheck::skip);
+    ASSERT_FALSE(r) << n;
+    EXPECT_EQ(r.error(), ParseError::truncated) << n;
+  }
+  // From 20 octets the fixed header is there, but Data Offset (10 words) reaches past the end.
+  for (std::size_t n = 20; n < syn.size(); ++n) {
+    auto r = TcpView::parse(sub(syn, 0, n), kClient, kServer);
+    ASSERT_FALSE(r) << n;
+    EXPECT_EQ(r.error(), ParseError::bad_data_offset) << n;
+  }
+}
+
+TEST(WireTcp, RejectsBadDataOffset) {
+  Bytes syn = tcp_of(kTcpSyn);
+  for (unsigned offset = 0; offset < 5; ++offset) {  // smaller than the fixed fields
+    set8(syn, 12, offset << 4);
+    fix_tcp_checksum(syn);
+    EXPECT_EQ(parse_tcp(syn).error(), ParseError::bad_data_offset) << offset;
+    EXPECT_EQ(parse_tcp(syn, ChecksumCheck::skip).error(), ParseError::bad_data_offset) << offset;
+  }
+  for (unsigned offset : {11U, 14U, 15U}) {  // 44, 56 (16 octets past the 40-octet segment), 60
+    set8(syn, 12, offset << 4);
+    fix_tcp_checksum(syn);
+    EXPECT_EQ(parse_tcp(syn).error(), ParseError::bad_data_offset) << offset;
+  }
+  // A smaller offset that still lands on an option boundary is a shorter header and a payload.
+  set8(syn, 12, 6 << 4);
+  fix_tcp_checksum(syn);
+  auto shorter = parse_tcp(syn);
+  ASSERT_TRUE(shorter);
+  EXPECT_EQ(shorter->options().size(), 4U);
+  EXPECT_EQ(shorter->payload().size(), 16U);
+}
+
+TEST(WireTcp, RejectsBadChecksumUnlessSkipped) {
+  const Bytes syn = tcp_of(kTcpSyn);
+  EXPECT_TRUE(parse_tcp(syn));
+  // One bit off anywhere, the checksum field included. Bit 0 leaves Data Offset (the high nibble of
+  // octet 12) alone: there it changes Rsrv, which only the checksum notices.
+  for (std::size_t i = 0; i < syn.size(); ++i) {
+    Bytes b = syn;
+    set8(b, i, load_u8(b, i) ^ 0x01U);
+    EXPECT_EQ(parse_tcp(b).error(), ParseError::bad_checksum) << i;
+    if (i < 20) {  // past them, a changed option may not parse
+      EXPECT_TRUE(parse_tcp(b, ChecksumCheck::skip)) << i;
+    }
+  }
+  // The pseudo-header: other addresses, or the segment cut to another length, change the sum.
+  // (Swapped addresses do not: a one's complement sum does not depend on the order of its words.)
+  EXPECT_EQ(TcpView::parse(syn, kClient, ip(10, 0, 0, 3)).error(), ParseError::bad_checksum);
+  EXPECT_EQ(TcpView::parse(syn, ip(10, 0, 0, 9), kServer).error(), ParseError::bad_checksum);
+  const Bytes data = tcp_of(kTcpData);
+  EXPECT_EQ(TcpView::parse(sub(data, 0, data.size() - 1), kClient, kServer).error(), ParseError::bad_checksum);
+  // Unlike UDP, zero is a checksum like any other (no "not computed").
+  Bytes zero = syn;
+  set16(zero, 16, 0);
+  EXPECT_EQ(parse_tcp(zero).error(), ParseError::bad_checksum);
+}
+
+TEST(WireTcp, ChecksOrder) {
+  // Lengths first, then the checksum, then the options (which the checksum protects).
+  Bytes bad_option = segment_with_options(bytes({2, 0, 0, 0}));
+  EXPECT_EQ(parse_tcp(bad_option).error(), ParseError::bad_option);
+  set8(bad_option, 15, 0);
+  EXPECT_EQ(parse_tcp(bad_option).error(), ParseError::bad_checksum);
+  EXPECT_EQ(parse_tcp(bad_option, ChecksumCheck::skip).error(), ParseError::bad_option);
+  const Bytes huge(65536);  // more than the pseudo-header's 16-bit TCP Length can describe
+  EXPECT_EQ(TcpView::parse(huge, kClient, kServer, ChecksumCheck::skip).error(), ParseError::bad_length);
+}
+
+TEST(WireTcp, FlagsAreTheirBits) {
+  EXPECT_EQ(TcpFlags{.fin = true}.to_octet(), 0x01);
+  EXPECT_EQ(TcpFlags{.syn = true}.to_octet(), 0x02);
+  EXPECT_EQ(TcpFlags{.rst = true}.to_octet(), 0x04);
+  EXPECT_EQ(TcpFlags{.psh = true}.to_octet(), 0x08);
+  EXPECT_EQ(TcpFlags{.ack = true}.to_octet(), 0x10);
+  EXPECT_EQ(TcpFlags{.urg = true}.to_octet(), 0x20);
+  EXPECT_EQ(TcpFlags{.ece = true}.to_octet(), 0x40);
+  EXPECT_EQ(TcpFlags{.cwr = true}.to_octet(), 0x80);
+  for (unsigned octet = 0; octet < 256; ++octet) {
+    EXPECT_EQ(TcpFlags::from_octet(static_cast<std::uint8_t>(octet)).to_octet(), octet);
+  }
+  Bytes syn = tcp_of(kTcpSyn);
+  set8(syn, 13, 0xC2);  // an ECN-setup SYN (RFC 3168 6.1.1): SYN, ECE, CWR
+  EXPECT_EQ(parse_tcp(syn, ChecksumCheck::skip)->flags(), (TcpFlags{.syn = true, .ece = true, .cwr = true}));
+}
+
+TEST(WireTcp, CapturedSegmentsRoundTripOctetForOctet) {
+  const std::vector<std::pair<const Bytes*, bool>> frames = {
+      {&kTcpSyn, true}, {&kTcpSynAck, false}, {&kTcpData, true}, {&kTcpSack, false}};
+  for (auto [frame, from_client] : frames) {
+    const auto [src, dst] = from_client ? std::pair{kClient, kServer} : std::pair{kServer, kClient};
+    auto ipv4 = Ipv4Header::parse(sub(*frame, 14));
+    ASSERT_TRUE(ipv4);
+    auto tcp = TcpSegment::parse(sub(*frame, 34), src, dst);
+    ASSERT_TRUE(tcp);
+    EXPECT_EQ(tcp->length(), frame->size() - 34);
+    Bytes out(14 + ipv4->length() + tcp->length());
+    ASSERT_TRUE(EthernetHeader::parse(*frame)->emit(out));
+    ASSERT_TRUE(ipv4->emit(std::span(out).subspan(14)));
+    ASSERT_TRUE(tcp->emit(std::span(out).subspan(34), src, dst));
+    EXPECT_EQ(out, *frame);
+  }
+}
+
+TEST(WireTcp, EmitsOptionsInLinuxLayout) {
+  TcpOptions syn;
+  syn.mss = 1460;
+  syn.sack_permitted = true;
+  syn.timestamps = TcpTimestamps{0x6b1e4f21, 0};
+  syn.window_scale = 7;
+  ASSERT_EQ(syn.length(), 20U);
+  Bytes out(20);
+  ASSERT_EQ(syn.emit(out), 20U);
+  EXPECT_TRUE(std::ranges::equal(out, sub(kTcpSyn, 54, 20)));
+
+  // Without timestamps SACK-permitted takes a word of its own.
+  syn.timestamps.reset();
+  out.assign(syn.length(), std::byte{0xEE});
+  ASSERT_EQ(syn.emit(out), 12U);
+  EXPECT_EQ(out, bytes({2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7}));
+
+  TcpOptions empty;
+  EXPECT_EQ(empty.length(), 0U);
+  EXPECT_EQ(empty.emit({}), 0U);
+}
+
+TEST(WireTcp, RoundTripsSeveralCombinations) {
+  const Bytes odd_payload = bytes({0xde, 0xad, 0xbe, 0xef, 0x42});
+  std::vector<TcpSegment> segments;
+  TcpSegment rst;  // no options, no data
+  rst.source_port = 80;
+  rst.destination_port = 45678;
+  rst.sequence_number = 0xFFFFFFFF;
+  rst.flags = {.rst = true, .ack = true};
+  segments.push_back(rst);
+  TcpSegment syn_mss_only = rst;  // an old-fashioned SYN (RFC 9293 3.7.1: MSS only)
+  syn_mss_only.flags = {.syn = true};
+  syn_mss_only.options.mss = 536;
+  segments.push_back(syn_mss_only);
+  TcpSegment syn_no_timestamps = syn_mss_only;
+  syn_no_timestamps.options.sack_permitted = true;
+  syn_no_timestamps.options.window_scale = 0;
+  segments.push_back(syn_no_timestamps);
+  TcpSegment data = rst;  // timestamps and three SACK blocks fill the 40 octets; odd-length data
+  data.flags = {.psh = true, .ack = true};
+  data.window = 0xFFFF;
+  data.options.timestamps = TcpTimestamps{1, 0xFFFFFFFF};
+  for (std::uint32_t i = 0; i < 3; ++i) ASSERT_TRUE(data.options.add_sack_block({i * 100, i * 100 + 50}));
+  data.payload = odd_payload;
+  segments.push_back(data);
+  TcpSegment four_sacks = rst;
+  four_sacks.flags = {.ack = true};
+  for (std::uint32_t i = 0; i < 4; ++i) ASSERT_TRUE(four_sacks.options.add_sack_block({i, 0x80000000U + i}));
+  EXPECT_FALSE(four_sacks.options.add_sack_block({9, 10}));
+  segments.push_back(four_sacks);
+  TcpSegment everything_else = rst;  // the reserved bits and the flags nothing else here sets
+  everything_else.flags = {.fin = true, .urg = true, .ece = true, .cwr = true};
+  everything_else.reserved = 0x5;
+  everything_else.urgent_pointer = 3;
+  everything_else.options.window_scale = 15;
+  everything_else.payload = odd_payload;
+  segments.push_back(everything_else);
+
+  for (const TcpSegment& segment : segments) {
+    SCOPED_TRACE(segment.options.length());
+    Bytes out(segment.length());
+    ASSERT_TRUE(segment.emit(out, kClient, kServer));
+    EXPECT_EQ(load_be16(out, 16), reference_tcp_checksum(kClient, kServer, out));
+    EXPECT_EQ(segment.header_length() % 4, 0U);
+    auto parsed = TcpSegment::parse(out, kClient, kServer);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(*parsed, segment);
+    Bytes again(parsed->length());
+    ASSERT_TRUE(parsed->emit(again, kClient, kServer));
+    EXPECT_EQ(again, out);
+  }
+}
+
+TEST(WireTcp, OptionsPackedTighterThanEmitLaysThemOutAreNotReEmitted) {
+  // Window Scale, SACK-permitted and four SACK blocks: 3 + 2 + 34 = 39 octets as sent, 4 + 4 + 36
+  // = 44 in the word-aligned layout, more than Data Offset can describe. Parse accepts the segment;
+  // emit refuses the value rather than write a header that lies.
+  Bytes options = bytes({3, 3, 7, 4, 2, 5, 34});
+  for (unsigned i = 0; i < 8; ++i) {
+    const Bytes word = bytes({0x51, 0xa4, 0xd0 + i, 0});
+    options.insert(options.end(), word.begin(), word.end());
+  }
+  const Bytes segment = segment_with_options(options);
+  ASSERT_EQ(segment.size(), 60U);
+  auto parsed = TcpSegment::parse(segment, kClient, kServer);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->options.sack_blocks().size(), 4U);
+  EXPECT_EQ(parsed->options.length(), 44U);
+  Bytes out(parsed->length());
+  EXPECT_FALSE(parsed->emit(out, kClient, kServer));
+}
+
+TEST(WireTcp, EmitInPlaceAndLimits) {
+  // A reply written over the request: the payload is already where emit would copy it.
+  Bytes buffer = tcp_of(kTcpData);
+  auto request = TcpSegment::parse(buffer, kClient, kServer);
+  ASSERT_TRUE(request);
+  TcpSegment reply = *request;
+  std::swap(reply.source_port, reply.destination_port);
+  ASSERT_TRUE(reply.emit(buffer, kServer, kClient));
+  auto parsed = TcpSegment::parse(buffer, kServer, kClient);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->source_port, 80);
+  EXPECT_TRUE(std::ranges::equal(parsed->payload, sub(kTcpData, 66)));
+
+  TcpSegment s;
+  s.options.mss = 1460;
+  s.options.timestamps = TcpTimestamps{};
+  s.options.window_scale = 7;
+  for (std::uint32_t i = 0; i < 4; ++i) ASSERT_TRUE(s.options.add_sack_block({i, i + 1}));
+  Bytes out(100, std::byte{0xEE});
+  EXPECT_EQ(s.options.length(), 56U);  // over the 40 octets Data Offset can describe
+  EXPECT_EQ(s.options.emit(out), 0U);
+  EXPECT_FALSE(s.emit(out, kClient, kServer));
+  EXPECT_EQ(out, Bytes(100, std::byte{0xEE}));  // nothing written
+  s.options.sack_count = 3;
+  s.options.timestamps.reset();
+  ASSERT_EQ(s.options.length(), 36U);
+  EXPECT_TRUE(s.emit(out, kClient, kServer));
+  s.options.sack_count = 5;  // set by hand past the array
+  EXPECT_FALSE(s.emit(out, kClient, kServer));
+  s.options.sack_count = 0;
+  Bytes small(s.length() - 1);
+  EXPECT_FALSE(s.emit(small, kClient, kServer));
+  EXPECT_EQ(s.options.emit(std::span(small).first(s.options.length() - 1)), 0U);
+  s.reserved = 0x10;  // wider than Rsrv
+  EXPECT_FALSE(s.emit(out, kClient, kServer));
+  s.reserved = 0;
+  const Bytes huge(65535 - s.header_length() + 1);
+  s.payload = huge;
+  Bytes big(s.length());
+  EXPECT_FALSE(s.emit(big, kClient, kServer));
 }
 
 }  // namespace
