@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/siphash.h"
 #include "base/thread_identity.h"
 
 namespace pktd {
@@ -34,3 +35,12 @@ TEST(ThreadIdentity, NewThreadIsUntrackedUntilRegistered) {
 
 }  // namespace
 }  // namespace pktd
+
+// The reference vector of the SipHash paper (appendix A): key 00 01 .. 0f, message 00 01 .. 0e.
+TEST(SipHash, ReferenceVector) {
+  pktd::SipKey key{0x0706050403020100ULL, 0x0F0E0D0C0B0A0908ULL};
+  std::byte message[15];
+  for (int i = 0; i < 15; ++i) message[i] = static_cast<std::byte>(i);
+  EXPECT_EQ(pktd::siphash24(key, message), 0xA129CA6149BE45E5ULL);
+  EXPECT_NE(pktd::siphash24(key, std::span(message).first(14)), 0xA129CA6149BE45E5ULL);
+}
