@@ -50,10 +50,9 @@ struct TcpFlags {
     return {bit(0), bit(1), bit(2), bit(3), bit(4), bit(5), bit(6), bit(7)};
   }
   [[nodiscard]] constexpr std::uint8_t to_octet() const {
-    const bool bits[] = {fin, syn, rst, psh, ack, urg, ece, cwr};
-    unsigned octet = 0;
-    for (unsigned n = 0; n < 8; ++n) octet |= (bits[n] ? 1U : 0U) << n;
-    return static_cast<std::uint8_t>(octet);
+    auto bit = [](bool set, unsigned n) { return set ? 1U << n : 0U; };
+    return static_cast<std::uint8_t>(bit(fin, 0) | bit(syn, 1) | bit(rst, 2) | bit(psh, 3) |
+                                     bit(ack, 4) | bit(urg, 5) | bit(ece, 6) | bit(cwr, 7));
   }
   friend constexpr bool operator==(const TcpFlags&, const TcpFlags&) = default;
 };
