@@ -19,6 +19,9 @@ namespace pktd::sockets {
 namespace {
 
 constexpr int kMessagesPerTurn = 64;  // then the socket waits its turn (fairness)
+// Before a request: everything queued. The pair holds at most a few hundred messages (its send
+// buffer), so this bound is only there so that a writer racing pktd cannot hold the stack.
+constexpr int kMessagesBeforeRequest = 4096;
 
 }  // namespace
 
@@ -28,7 +31,8 @@ bool SocketService::Impl::is_broadcast(wire::Ipv4Address a) const {
 
 void SocketService::Impl::drain_socket(AppSocket& s, bool all) {
   const uint64_t id = s.id;
-  for (int i = 0; all || i < kMessagesPerTurn; ++i) {
+  const int budget = all ? kMessagesBeforeRequest : kMessagesPerTurn;
+  for (int i = 0; i < budget; ++i) {
     ctl::DgramHeader h;
     iovec iov[2] = {{&h, sizeof h}, {buffer_.data(), buffer_.size()}};
     msghdr m{};

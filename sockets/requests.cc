@@ -107,8 +107,16 @@ SvcReply SocketService::Impl::execute(const Caller& who, const SvcRequest& q, in
     r = failed(fd < 0 ? EBADF : ENOTSOCK);
   } else {
     // What the application sent before this request goes first (a send binds an unbound socket,
-    // and the request must see that, as on Linux where sends are synchronous).
+    // and the request must see that, as on Linux where sends are synchronous). A broken pair
+    // closes the socket on the way: look it up again.
     drain_socket(*s, true);
+    s = socket_of(fd);
+    if (s == nullptr) {
+      r = failed(ENOTSOCK);
+      r.op = q.op;
+      r.seq = q.seq;
+      return r;
+    }
     int err = 0;
     switch (q.op) {
       case SvcOp::bind: err = bind(*s, q.addr, who); break;
