@@ -17,7 +17,7 @@ using namespace pktd::client;
 
 namespace {
 
-// newfd is about to be replaced by a duplicate: if it was libpkt's service
+// newfd has been replaced by a duplicate: if it was libpkt's service
 // connection, libpkt lets go of it.
 void before_replacing(int fd, int newfd) {
   if (fd != newfd) service::release_if_connection(newfd);
@@ -58,14 +58,18 @@ void pktd_client_closefrom(int lowfd) {
 
 int pkt_dup(int fd) { return after_duplicating(fd, native::dup(fd)); }
 
+// newfd's old meaning is let go only once the call has replaced it: a failed dup2 leaves it as it
+// was (a call racing it on a service connection notices the change by its identity check).
 int pkt_dup2(int fd, int newfd) {
-  before_replacing(fd, newfd);
-  return after_duplicating(fd, native::dup2(fd, newfd));
+  int r = native::dup2(fd, newfd);
+  if (r >= 0) before_replacing(fd, newfd);
+  return after_duplicating(fd, r);
 }
 
 int pkt_dup3(int fd, int newfd, int flags) {
-  before_replacing(fd, newfd);
-  return after_duplicating(fd, native::dup3(fd, newfd, flags));
+  int r = native::dup3(fd, newfd, flags);
+  if (r >= 0) before_replacing(fd, newfd);
+  return after_duplicating(fd, r);
 }
 
 // O_NONBLOCK and FD_CLOEXEC live on the application's end, so all of fcntl is

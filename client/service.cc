@@ -43,12 +43,23 @@ pthread_mutex_t g_mutex = PTHREAD_MUTEX_INITIALIZER;
 Slot g_slots[kSlots];
 pthread_once_t g_fork_handlers_once = PTHREAD_ONCE_INIT;
 
+// Holds the mutex with cancellation off: the library is built without exceptions, so a thread
+// cancelled inside a call (recvmsg is a cancellation point) would never unlock it.
 class Lock {
  public:
-  Lock() { pthread_mutex_lock(&g_mutex); }
-  ~Lock() { pthread_mutex_unlock(&g_mutex); }
+  Lock() {
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state_);
+    pthread_mutex_lock(&g_mutex);
+  }
+  ~Lock() {
+    pthread_mutex_unlock(&g_mutex);
+    pthread_setcancelstate(cancel_state_, nullptr);
+  }
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
+
+ private:
+  int cancel_state_ = PTHREAD_CANCEL_ENABLE;
 };
 
 // Appends text to out (size n, NUL-terminated); false if it does not fit.

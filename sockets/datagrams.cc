@@ -5,6 +5,7 @@
 // buffer, and what the stack refuses later (no route, a broadcast without SO_BROADCAST) is
 // counted here, not returned to that send. docs/sockets.md lists this departure from Linux.
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -23,7 +24,21 @@ constexpr int kMessagesPerTurn = 64;  // then the socket waits its turn (fairnes
 // buffer), so this bound is only there so that a writer racing pktd cannot hold the stack.
 constexpr int kMessagesBeforeRequest = 4096;
 
+// An empty record reads as 0 too; only a hang-up means the application has closed.
+bool hung_up(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)) != 0;
+}
+
 }  // namespace
+
+// A datagram socket's messages carry no descriptors; a raw writer's are closed off the stack.
+void SocketService::Impl::refuse_descriptors(msghdr& m) {
+  for (int fd : descriptors_in(m, nullptr)) {
+    ++counters_.descriptors_refused;
+    closer_.close_later(fd);
+  }
+}
 
 bool SocketService::Impl::is_broadcast(wire::Ipv4Address a) const {
   return stack_ != nullptr && stack_->is_broadcast_address(a);
@@ -35,11 +50,15 @@ void SocketService::Impl::drain_socket(AppSocket& s, bool all) {
   for (int i = 0; i < budget; ++i) {
     ctl::DgramHeader h;
     iovec iov[2] = {{&h, sizeof h}, {buffer_.data(), buffer_.size()}};
+    ControlSpace control;
     msghdr m{};
     m.msg_iov = iov;
     m.msg_iovlen = 2;
-    ssize_t n = recvmsg(s.fd, &m, MSG_DONTWAIT);
-    if (n == 0) {  // every copy of the application's fd is closed
+    m.msg_control = control.bytes;
+    m.msg_controllen = sizeof control.bytes;
+    ssize_t n = recvmsg(s.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n >= 0) refuse_descriptors(m);
+    if (n == 0 && hung_up(s.fd)) {  // every copy of the application's fd is closed
       close_socket(id);
       return;
     }
@@ -50,7 +69,7 @@ void SocketService::Impl::drain_socket(AppSocket& s, bool all) {
       close_socket(id);
       return;
     }
-    if (static_cast<size_t>(n) < sizeof h || h.kind != ctl::DgramKind::data ||
+    if (static_cast<size_t>(n) < sizeof h || h.kind != ctl::DgramKind::data ||  // an empty record too
         (m.msg_flags & MSG_TRUNC) != 0) {
       ++counters_.bad_messages;
       continue;

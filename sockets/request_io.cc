@@ -10,24 +10,14 @@
 
 namespace pktd::sockets {
 
-ReceivedRequest receive_request(int sock, ctl::SvcRequest* q) {
-  ReceivedRequest got;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 4)];
-  iovec iov{q, sizeof *q};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  got.size = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
-  if (got.size < 0) return got;
+std::vector<int> descriptors_in(msghdr& m, std::optional<ucred>* sender) {
   std::vector<int> fds;
   for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
-    if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+    if (c->cmsg_type == SCM_CREDENTIALS && sender != nullptr && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
       ucred cred;
       std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-      got.sender = cred;
+      *sender = cred;
     } else if (c->cmsg_type == SCM_RIGHTS) {
       size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < count; ++i) {
@@ -37,8 +27,22 @@ ReceivedRequest receive_request(int sock, ctl::SvcRequest* q) {
       }
     }
   }
-  got.too_many_fds = fds.size() > 1 || (m.msg_flags & MSG_CTRUNC) != 0;
-  got.fds = std::move(fds);  // the caller closes every one, whatever the outcome
+  return fds;
+}
+
+ReceivedRequest receive_request(int sock, ctl::SvcRequest* q) {
+  ReceivedRequest got;
+  ControlSpace control;
+  iovec iov{q, sizeof *q};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control.bytes;
+  m.msg_controllen = sizeof control.bytes;
+  got.size = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+  if (got.size < 0) return got;
+  got.fds = descriptors_in(m, &got.sender);  // the caller closes every one, whatever the outcome
+  got.too_many_fds = got.fds.size() > 1;
   return got;
 }
 

@@ -59,10 +59,12 @@ SvcReply failed(int error) {
   return r;
 }
 
-// Linux lets a process bind ports below 1024 with CAP_NET_BIND_SERVICE in its effective set
-// (root has it). The pid is the one the kernel put on the request.
+// Linux lets a process bind ports below 1024 with CAP_NET_BIND_SERVICE in its effective set.
+// The pid is the one the kernel put on the request.
 bool may_bind_privileged_port(const Caller& who) {
-  if (who.uid == 0) return true;
+  // The capability, not the uid: root without it (dropped, or after seteuid) may not. A pid of 0
+  // is a sender pktd cannot see (another pid namespace): nothing to check, so no.
+  if (who.pid <= 0) return false;
   FILE* f = std::fopen(("/proc/" + std::to_string(who.pid) + "/status").c_str(), "re");
   if (f == nullptr) return false;
   char line[256];
@@ -305,7 +307,7 @@ void SocketService::Impl::close_socket(uint64_t id) {
   s.udp->on_error = nullptr;
   s.udp->held_elsewhere = nullptr;
   if (set_fd_ >= 0) epoll_ctl(set_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
-  close(s.fd);
+  closer_.close_later(s.fd);  // its queue may hold descriptors, which the close would close here
   by_app_end_.erase(s.app_end);
   if (auto u = per_user_.find(s.owner); u != per_user_.end() && --u->second == 0) per_user_.erase(u);
   sockets_.erase(it);

@@ -111,7 +111,8 @@ std::map<std::string, uint64_t> SocketService::Impl::statistics() const {
           {"bad_messages", c.bad_messages},
           {"receive_buffer_full", c.receive_buffer_full},
           {"errors_passed", c.errors_passed},
-          {"dropped_after_shutdown", c.dropped_after_shutdown}};
+          {"dropped_after_shutdown", c.dropped_after_shutdown},
+          {"descriptors_refused", c.descriptors_refused}};
 }
 
 // --- the private set ---
@@ -168,7 +169,7 @@ void SocketService::Impl::accept_clients() {
         PKTD_LOG_WARN("socket service: out of file descriptors; refusing a client");
         close(spare_fd_);
         int dropped = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (dropped >= 0) close(dropped);
+        if (dropped >= 0) closer_.close_later(dropped);
         spare_fd_ = open_spare();
         continue;
       }
@@ -180,7 +181,7 @@ void SocketService::Impl::accept_clients() {
     uint64_t id = next_id_++;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
-      close(fd);
+      closer_.close_later(fd);  // requests already queued may carry descriptors
       continue;
     }
     uint32_t& connected = connections_per_user_[cred.uid];
@@ -188,11 +189,11 @@ void SocketService::Impl::accept_clients() {
       ++counters_.refused_limit;
       PKTD_LOG_WARN("socket service: uid %u already has %u service connections (the per-user limit); "
                     "refused pid %d", cred.uid, connected, cred.pid);
-      close(fd);
+      closer_.close_later(fd);  // requests already queued may carry descriptors
       continue;
     }
     if (!watch(fd, id)) {
-      close(fd);
+      closer_.close_later(fd);  // requests already queued may carry descriptors
       continue;
     }
     ++connected;
@@ -226,10 +227,9 @@ void SocketService::Impl::serve_client(ServiceClient& c) {
     } else {
       // The credentials of this message (the kernel vouches for them), not those of the process
       // that connected: a process that dropped privileges since must not keep them.
-      // A message without them reads as pid 0 and the overflow uid: then the connection's own
-      // credentials (SO_PEERCRED at accept) are the best there is.
-      bool vouched = got.sender && got.sender->pid != 0;
-      Caller who{vouched ? got.sender->uid : c.uid, vouched ? got.sender->pid : c.pid};
+      // With SO_PASSCRED on, the kernel attaches them to every message; pid 0 means a sender in
+      // a pid namespace pktd cannot see (its uid still holds).
+      Caller who{got.sender ? got.sender->uid : c.uid, got.sender ? got.sender->pid : 0};
       r = execute(who, q, got.fds.empty() ? -1 : got.fds[0], &fd_to_pass);
     }
     for (int fd : got.fds) release_fd(fd);
@@ -248,7 +248,7 @@ void SocketService::Impl::close_client(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   epoll_ctl(set_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
-  close(it->second.fd);
+  closer_.close_later(it->second.fd);  // requests still queued may carry descriptors
   if (auto u = connections_per_user_.find(it->second.uid);
       u != connections_per_user_.end() && --u->second == 0)
     connections_per_user_.erase(u);

@@ -2,6 +2,7 @@
 // except collect_ready(), the interrupt's process callback.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -45,6 +46,16 @@ struct ReceivedRequest {
   std::optional<ucred> sender;
 };
 ReceivedRequest receive_request(int sock, ctl::SvcRequest* q);
+
+// Room for every descriptor one message can carry (the kernel's SCM_MAX_FD, 253) and the
+// credentials. Descriptors pktd does not take in are closed by the kernel inside pktd's own
+// recvmsg, and closing some can block (a lingering TCP socket); taken in, they go to the
+// closer's thread. So every recvmsg on a socket clients write to has this much room.
+struct ControlSpace {
+  alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(ucred))];
+};
+// The descriptors (and, if sender is given, the credentials) a received message carries.
+std::vector<int> descriptors_in(msghdr& m, std::optional<ucred>* sender);
 // False when the client's socket is full (it does not read its replies).
 bool send_reply(int sock, const ctl::SvcReply& r, int fd_to_pass);
 
@@ -123,6 +134,7 @@ class SocketService::Impl {
   bool pass_up(AppSocket& s, const inet::UdpEndpoint& from, std::span<const std::byte> data);
   void pass_error(AppSocket& s, int error);
   bool is_broadcast(wire::Ipv4Address a) const;
+  void refuse_descriptors(msghdr& m);
 
   rt::Runtime& rt_;
   const std::string instance_;
@@ -150,6 +162,7 @@ class SocketService::Impl {
     uint64_t datagrams_sent = 0, datagrams_received = 0, send_failed = 0;
     uint64_t send_broadcast_refused = 0, send_no_destination = 0, bad_messages = 0;
     uint64_t receive_buffer_full = 0, errors_passed = 0, dropped_after_shutdown = 0;
+    uint64_t descriptors_refused = 0;
   } counters_;
 };
 

@@ -204,8 +204,11 @@ class Errors(ServiceTest):
         drops = ("s = svcproto.Service(path); r, sock = s.socket(); os.setresgid(65534, 65534, 65534); "
                  "os.setresuid(65534, 65534, 65534)\nprint(s.bind(sock, '0.0.0.0', 82).error)")
         self.assertEqual(self.run_client_as(drops, "--reuid=root"), [str(errno.EACCES)])
+        # Root without the capability may not either: it is the capability that counts.
+        no_cap = ("--bounding-set=-net_bind_service",)
+        self.assertEqual(self.run_client_as(binds, *no_cap), [str(errno.EACCES), "0"])
         s = self.new_socket()
-        self.assertEqual(self.svc.bind(s, "0.0.0.0", 80).result, 0)  # root may
+        self.assertEqual(self.svc.bind(s, "0.0.0.0", 80).result, 0)  # root with it may
 
 
 class HostileClients(ServiceTest):
@@ -236,6 +239,22 @@ class HostileClients(ServiceTest):
                 c.sendmsg([b""], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
                 self.assertEqual(c.recv(100), b"")  # an empty message is a hang-up: pktd closes
                 c.close()
+        eventually(lambda: self.pktd_fds() == fds_before, what="pktd's fds to return to where they were")
+
+    def test_descriptors_and_empty_records_on_a_socket_are_refused_not_fatal(self):
+        s = self.new_socket()
+        self.assertEqual(self.svc.bind(s, LOOPBACK, 7500).result, 0)
+        fds_before = self.pktd_fds_now_that_we_are_connected()
+        with open("/etc/hostname") as f:
+            header = struct.pack(HEADER, DATA, 0, 0, *svcproto.address(LOOPBACK, 7500))
+            s.sendmsg([header + b"with a descriptor"],
+                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+        self.assertTrue(readable(s))
+        self.assertEqual(receive(s)[3], b"with a descriptor")  # the datagram goes, the fd does not
+        self.assertEqual(self.sockets_counter("descriptors_refused"), 1)
+        s.send(b"")  # an empty record reads as 0 octets, like a hang-up, but is not one
+        eventually(lambda: self.sockets_counter("bad_messages") == 1, what="the empty record counted")
+        self.assertEqual(self.svc.on("getsockname", s).address, (LOOPBACK, 7500))
         eventually(lambda: self.pktd_fds() == fds_before, what="pktd's fds to return to where they were")
 
     def test_malformed_requests_are_refused_counted_and_leak_nothing(self):
