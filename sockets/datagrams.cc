@@ -144,6 +144,8 @@ void SocketService::Impl::pass_error(AppSocket& s, int error) {
   h.error = error;
   if (send(s.fd, &h, sizeof h, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof h))
     ++counters_.errors_passed;
+  else
+    ++counters_.errors_dropped;  // no room, or read side shut: the application never hears of it
 }
 
 }  // namespace pktd::sockets

@@ -112,7 +112,8 @@ std::map<std::string, uint64_t> SocketService::Impl::statistics() const {
           {"receive_buffer_full", c.receive_buffer_full},
           {"errors_passed", c.errors_passed},
           {"dropped_after_shutdown", c.dropped_after_shutdown},
-          {"descriptors_refused", c.descriptors_refused}};
+          {"descriptors_refused", c.descriptors_refused},
+          {"errors_dropped", c.errors_dropped}};
 }
 
 // --- the private set ---

@@ -162,7 +162,7 @@ class SocketService::Impl {
     uint64_t datagrams_sent = 0, datagrams_received = 0, send_failed = 0;
     uint64_t send_broadcast_refused = 0, send_no_destination = 0, bad_messages = 0;
     uint64_t receive_buffer_full = 0, errors_passed = 0, dropped_after_shutdown = 0;
-    uint64_t descriptors_refused = 0;
+    uint64_t descriptors_refused = 0, errors_dropped = 0;
   } counters_;
 };
 

@@ -43,6 +43,12 @@ struct Ipv4PseudoHeader {
     sum.add_u16(protocol);  // a zero octet, then the protocol
     sum.add_u16(length);
   }
+  // A checksum that has summed the pseudo-header, ready for the transport header and data.
+  [[nodiscard]] constexpr InternetChecksum start_sum() const {
+    InternetChecksum sum;
+    add_to(sum);
+    return sum;
+  }
 };
 
 class Ipv4View {

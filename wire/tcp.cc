@@ -14,9 +14,8 @@ namespace {
 constexpr std::size_t kKindAndLength = 2;
 
 InternetChecksum pseudo_header_sum(Ipv4Address source, Ipv4Address destination, std::size_t tcp_length) {
-  InternetChecksum sum;
-  Ipv4PseudoHeader{source, destination, kIpProtocolTcp, static_cast<std::uint16_t>(tcp_length)}.add_to(sum);
-  return sum;
+  return Ipv4PseudoHeader{source, destination, kIpProtocolTcp, static_cast<std::uint16_t>(tcp_length)}
+      .start_sum();
 }
 
 // RFC 9293 3.1 Checksum: over the pseudo-header, the header and the data, checksum field included.

@@ -8,9 +8,7 @@ namespace pktd::wire {
 namespace {
 
 InternetChecksum pseudo_header_sum(Ipv4Address source, Ipv4Address destination, std::uint16_t length) {
-  InternetChecksum sum;
-  Ipv4PseudoHeader{source, destination, kIpProtocolUdp, length}.add_to(sum);
-  return sum;
+  return Ipv4PseudoHeader{source, destination, kIpProtocolUdp, length}.start_sum();
 }
 
 }  // namespace

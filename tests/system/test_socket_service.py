@@ -18,6 +18,7 @@ import svcproto  # noqa: E402
 from svcproto import DATA, ERROR, HEADER, Service, receive, send_to  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
+IP_MTU_DISCOVER = 10  # <linux/in.h>; Python's socket module does not name it
 SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
                      "runtime error:")
 
@@ -129,6 +130,11 @@ class Datagrams(ServiceTest):
         self.assertEqual(lin.result, 0)
         got = self.svc.getsockopt(s, socket.SOL_SOCKET, socket.SO_LINGER, 8)
         self.assertEqual(struct.unpack("=ii", got.opt), (1, 5))
+        # Accepted without effect yet (docs/sockets.md): Linux's default reads back, then the value set.
+        self.assertEqual(self.svc.getsockopt(s, socket.IPPROTO_IP, IP_MTU_DISCOVER).int_value(), 1)
+        self.assertEqual(self.svc.setsockopt(s, socket.IPPROTO_IP, IP_MTU_DISCOVER, 0).result, 0)
+        self.assertEqual(self.svc.getsockopt(s, socket.IPPROTO_IP, IP_MTU_DISCOVER).int_value(), 0)
+        self.assertEqual(self.svc.getsockopt(s, socket.SOL_SOCKET, socket.SO_ACCEPTCONN).int_value(), 0)
 
     def test_a_full_receive_buffer_drops_and_counts(self):
         a, b = self.new_socket(), self.new_socket()
