@@ -25,7 +25,7 @@ namespace pktd::inet {
 #define PKTD_IP_COUNTERS(X)                                                           \
   X(received) X(delivered) X(sent) X(truncated) X(bad_version) X(bad_header_length)  \
   X(bad_total_length) X(bad_checksum) X(bad_fragment) X(bad_source) X(not_for_us)    \
-  X(with_options) X(bad_options) X(unknown_protocol) X(no_route) X(no_source_address) X(too_long) X(no_buffers) X(link_queue_full)    \
+  X(with_options) X(bad_options) X(unknown_protocol) X(not_unicast_tcp) X(no_route) X(no_source_address) X(too_long) X(no_buffers) X(link_queue_full)    \
   X(interface_down) X(unresolved) X(fragments_received) X(reassembled)                \
   X(fragmented) X(fragments_created) X(cant_fragment) X(sent_to_self)
 

@@ -110,6 +110,7 @@ void Stack::Private::icmp_input(Stack& s, net::Ifnet&, const wire::Ipv4View& ip,
       count_error_received(c, icmp->type());
       if (int error = hard_udp_error(icmp->type(), icmp->code()))
         Stack::Private::udp_error(s, icmp->payload(), error);
+      Stack::Private::tcp_icmp_error(s, icmp->type(), icmp->code(), icmp->bytes(), icmp->payload());
       auto echo = quoted_echo(icmp->payload());
       if (!echo) return;
       auto it = s.echo_listeners_.find(echo->first);

@@ -117,6 +117,10 @@ void Stack::Private::ip_input(Stack& s, net::Ifnet& ifp, buf::MbufPtr m, bool li
       ++c.delivered;
       udp_input(s, ifp, *ip, *m, to_broadcast, link_broadcast);
       return;
+    case wire::kIpProtocolTcp:
+      ++c.delivered;
+      tcp_input(s, *ip, to_broadcast || link_broadcast);
+      return;
     default:
       ++c.unknown_protocol;
       icmp_error(s, *m, kIcmpDestUnreachable, kUnreachProtocol, 0, link_broadcast || to_broadcast);

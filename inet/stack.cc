@@ -34,6 +34,7 @@ Stack::Stack(Env& env, net::Interfaces& interfaces, StackConfig config)
   icmp_tokens_ = config_.icmp_error_burst;
   icmp_refilled_ = env_.clock().now();
   env_.timer_init(slow_callout_);
+  Private::tcp_init(*this);
   interfaces_.set_observer(this);
   for (net::Ifnet* ifp : interfaces_.list()) attach(*ifp);
 }
@@ -50,6 +51,7 @@ void Stack::shutdown() {
   if (shutting_down_.exchange(true)) return;
   interfaces_.set_observer(nullptr);
   env_.timer_stop(slow_callout_);
+  env_.timer_stop(tcp_callout_);
   *self_ = nullptr;
   for (net::Ifnet* ifp : interfaces_.list()) ifp->set_input_handler(nullptr);
   std::lock_guard lock(input_mutex_);
@@ -74,6 +76,8 @@ std::map<std::string, std::map<std::string, uint64_t>> Stack::statistics() const
   ip["reassembly_duplicates"] = r.duplicates;
   ip["reassembly_queues"] = reassembly_.queues();
   ip["reassembly_bytes"] = reassembly_.bytes();
+  out["tcp"] = tcp_->stats().named();
+  out["tcp"]["connections"] = tcp_->connection_count();
   out["arp"]["entries"] = arp_.size();
   out["arp"]["held_packets"] = arp_.held_total();
   out["ether"]["input_queue_full"] += input_dropped_full_.load(std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include "inet/route.h"
 #include "inet/udp_table.h"
 #include "net/interfaces.h"
+#include "transport/tcp/layer.h"
 #include "wire/address.h"
 
 namespace pktd::inet {
@@ -39,6 +40,7 @@ struct StackConfig {
   uint32_t icmp_error_burst = 50;           // Linux icmp_msgs_burst
   size_t input_queue_max = 4096;            // frames waiting for the stack context
   time::Duration capture_idle_timeout = std::chrono::seconds(10);
+  tcp::TcpConfig tcp;
 };
 
 struct IfAddress {
@@ -141,6 +143,10 @@ class Stack : private net::Interfaces::Observer {
     return udp_output(from, to, data, SendOptions{});
   }
 
+  // TCP (transport/tcp): sockets bind, listen and connect through it.
+  tcp::TcpLayer& tcp() { return *tcp_; }
+  const tcp::TcpLayer& tcp() const { return *tcp_; }
+
   // Capture
   CaptureHub& captures() { return captures_; }
   uint64_t capture_start(uint32_t ifindex, uint32_t snaplen);
@@ -189,6 +195,10 @@ class Stack : private net::Interfaces::Observer {
   time::Callout slow_callout_;
   bool slow_armed_ = false;
   std::atomic<bool> shutting_down_{false};
+  class TcpGlue;
+  std::unique_ptr<TcpGlue> tcp_glue_;
+  std::unique_ptr<tcp::TcpLayer> tcp_;
+  time::Callout tcp_callout_;
 };
 
 }  // namespace pktd::inet

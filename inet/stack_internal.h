@@ -41,6 +41,21 @@ constexpr bool is_limited_broadcast(Ipv4Address a) { return a.value == 0xFFFFFFF
 constexpr bool is_loopback_net(Ipv4Address a) { return (a.value >> 24) == 127; }    // RFC 1122 3.2.1.3 (g)
 constexpr bool is_reserved_class_e(Ipv4Address a) { return (a.value >> 28) == 0xF && !is_limited_broadcast(a); }
 
+// The stack as the TCP layer sees it (transport/tcp/layer.h); tcp.cc.
+class Stack::TcpGlue final : public tcp::TcpHost {
+ public:
+  explicit TcpGlue(Stack& s) : s_(s) {}
+  int transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSegment& segment) override;
+  bool is_local_address(Ipv4Address a) override;
+  int route(Ipv4Address dst, Ipv4Address* source, uint16_t* mtu) override;
+  void wake_at(time::TimePoint when) override;
+
+ private:
+  static void fire(void* arg);
+  Stack& s_;
+  std::vector<std::byte> bytes_;  // one segment on its way to an mbuf
+};
+
 struct Stack::Private {
   // stack.cc
   static net::Ifnet* interface(Stack& s, uint32_t ifindex);
@@ -87,6 +102,12 @@ struct Stack::Private {
                         bool to_broadcast, bool link_broadcast);
   static void deliver_udp(UdpCounters& c, UdpSocket& sock, UdpEndpoint from, UdpEndpoint to,
                           std::span<const std::byte> data);
+  // tcp.cc
+  static void tcp_init(Stack& s);
+  static void tcp_input(Stack& s, const wire::Ipv4View& ip, bool to_broadcast);
+  // An ICMP error (its whole message, and the datagram it quotes) about a TCP segment.
+  static void tcp_icmp_error(Stack& s, uint8_t type, uint8_t code, std::span<const std::byte> icmp,
+                             std::span<const std::byte> quoted);
   // An ICMP error quoting a UDP datagram: tells the connected socket that sent it.
   static void udp_error(Stack& s, std::span<const std::byte> quoted, int error);
 };

@@ -1,0 +1,388 @@
+// TCP connections end to end: two TCP layers over a simulated network with a fake clock
+// (tcp_net.h), so every transition, timer and recovery runs without sleeping.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <string>
+
+#include "tcp_net.h"
+
+namespace pktd::tcp {
+namespace {
+
+using testing::Faults;
+using testing::SimNet;
+using namespace std::chrono_literals;
+
+constexpr std::uint16_t kPort = 80;
+
+// A deterministic stream: octet i of stream `tag`.
+std::byte pattern(std::size_t i, std::uint8_t tag) {
+  return static_cast<std::byte>((i * 131 + (i >> 8) * 7 + tag) & 0xFF);
+}
+
+// One application end: writes `to_send` octets of its pattern, reads everything.
+struct App {
+  std::shared_ptr<Connection> c;
+  std::uint8_t tag = 0;
+  std::size_t to_send = 0, sent = 0;
+  std::vector<std::byte> got;
+  bool close_after_send = false, closed = false;
+
+  void pump(time::TimePoint now) {
+    if (!c) return;
+    std::byte chunk[8192];
+    while (sent < to_send && c->send_room() > 0) {
+      const std::size_t n = std::min({sizeof chunk, to_send - sent, c->send_room()});
+      for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern(sent + i, tag);
+      const std::size_t taken = c->send(std::span<const std::byte>(chunk, n), now);
+      sent += taken;
+      if (taken == 0) break;
+    }
+    while (c->received_size() > 0) {
+      auto r = c->received();
+      got.insert(got.end(), r.begin(), r.end());
+      c->consume(r.size(), now);
+    }
+    if (close_after_send && sent == to_send && !closed) {
+      closed = true;
+      c->close(now);
+    }
+  }
+  bool got_all_of(std::size_t n, std::uint8_t peer_tag) const {
+    if (got.size() != n) return false;
+    for (std::size_t i = 0; i < n; ++i)
+      if (got[i] != pattern(i, peer_tag)) return false;
+    return true;
+  }
+};
+
+struct Pair {
+  explicit Pair(std::uint64_t seed = 1, Faults f = {}) : net(seed, f) {
+    std::shared_ptr<Binding> bound;
+    EXPECT_EQ(net.b.layer.bind({}, kPort, Binding{}, &bound), 0);
+    EXPECT_EQ(net.b.layer.listen(bound, 16, &listener), 0);
+    listener->on_acceptable = [this] {
+      if (!server.c) server.c = listener->accept();
+    };
+  }
+  int connect(ConnectionConfig config = {}) {
+    client.tag = 1;
+    server.tag = 2;
+    return net.a.layer.connect(nullptr, net.b.address_, kPort, config, net.now, &client.c);
+  }
+  bool run_until(const std::function<bool()>& pred, time::Duration limit = 600s) {
+    return net.run_until([&] {
+      client.pump(net.now);
+      server.pump(net.now);
+      return pred();
+    }, limit);
+  }
+  bool established() const {
+    return client.c && server.c && client.c->state() == State::established &&
+           server.c->state() == State::established;
+  }
+
+  SimNet net;
+  std::shared_ptr<Listener> listener;
+  App client, server;
+};
+
+TEST(TcpConnection, HandshakeNegotiatesOptions) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  EXPECT_EQ(p.client.c->state(), State::syn_sent);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  for (auto* c : {p.client.c.get(), p.server.c.get()}) {
+    EXPECT_TRUE(c->timestamps_enabled());
+    EXPECT_TRUE(c->sack_enabled());
+    ASSERT_TRUE(c->send_window_shift().has_value());
+    EXPECT_EQ(c->smss(), 1460U - 12U);  // MSS 1460 less the timestamps option
+  }
+  // SYN, SYN-ACK, ACK: three segments.
+  EXPECT_EQ(p.net.segments, 3U);
+  EXPECT_EQ(p.net.a.layer.stats().active_opens, 1U);
+  EXPECT_EQ(p.net.b.layer.stats().passive_opens, 1U);
+}
+
+TEST(TcpConnection, WithoutOptionsFallsBackToRfcDefaults) {
+  Pair p;
+  ConnectionConfig plain;
+  plain.timestamps = false;
+  plain.sack = false;
+  plain.window_scaling = false;
+  ASSERT_EQ(p.connect(plain), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  EXPECT_FALSE(p.server.c->timestamps_enabled());
+  EXPECT_FALSE(p.server.c->sack_enabled());
+  EXPECT_FALSE(p.server.c->send_window_shift().has_value());
+  EXPECT_EQ(p.server.c->smss(), 1460U);
+}
+
+TEST(TcpConnection, TransfersBothWaysAndClosesThroughTimeWait) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  constexpr std::size_t kBytes = 3 << 20;
+  p.client.to_send = kBytes;
+  p.server.to_send = kBytes;
+  p.client.close_after_send = true;
+  p.server.close_after_send = true;
+  ASSERT_TRUE(p.run_until([&] {
+    return p.client.got_all_of(kBytes, 2) && p.server.got_all_of(kBytes, 1) &&
+           p.client.c->peer_finished() && p.server.c->peer_finished() &&
+           p.server.c->state() == State::closed;
+  }));
+  // Both closed at about the same time: one of them waits in TIME-WAIT for 2 MSL.
+  EXPECT_TRUE(p.client.c->state() == State::time_wait || p.client.c->state() == State::closed);
+  EXPECT_EQ(p.client.c->error(), 0);
+  EXPECT_EQ(p.server.c->error(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }, 61s));
+  EXPECT_EQ(p.net.a.layer.connection_count(), 0U);
+  EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
+  EXPECT_EQ(p.client.c->retransmissions(), 0U);
+}
+
+TEST(TcpConnection, ConnectToAClosedPortIsRefused) {
+  SimNet net;
+  std::shared_ptr<Connection> c;
+  ASSERT_EQ(net.a.layer.connect(nullptr, net.b.address_, 9, {}, net.now, &c), 0);
+  ASSERT_TRUE(net.run_until([&] { return c->state() == State::closed; }));
+  EXPECT_EQ(c->error(), ECONNREFUSED);
+  EXPECT_EQ(net.b.layer.stats().no_socket, 1U);
+  EXPECT_EQ(net.b.layer.stats().resets_sent, 1U);
+}
+
+TEST(TcpConnection, SynRetriesBackOffThenTimeOut) {
+  SimNet net(1, Faults{.loss = 1.0});
+  std::shared_ptr<Connection> c;
+  const time::TimePoint start = net.now;
+  ASSERT_EQ(net.a.layer.connect(nullptr, net.b.address_, kPort, {}, net.now, &c), 0);
+  ASSERT_TRUE(net.run_until([&] { return c->state() == State::closed; }));
+  EXPECT_EQ(c->error(), ETIMEDOUT);
+  // tcp_syn_retries = 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s; given up at 127 s (RFC 6298 5.5).
+  EXPECT_EQ(net.segments, 7U);
+  EXPECT_GE(net.now - start, 127s);
+  EXPECT_LT(net.now - start, 128s);
+}
+
+TEST(TcpConnection, ResetExactlyAtRcvNxtEndsTheConnectionOthersAreChallenged) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  Connection& s = *p.server.c;
+  SegmentIn rst;
+  rst.flags.rst = true;
+  rst.seq = s.rcv_nxt() + 100;  // in the window, not exact: RFC 5961 3.2
+  const auto challenges = p.net.b.layer.stats().challenge_acks_sent;
+  s.segment_arrives(rst, p.net.now);
+  EXPECT_EQ(s.state(), State::established);
+  EXPECT_EQ(p.net.b.layer.stats().challenge_acks_sent, challenges + 1);
+  rst.seq = s.rcv_nxt() + 10'000'000;  // outside: ignored
+  s.segment_arrives(rst, p.net.now);
+  EXPECT_EQ(s.state(), State::established);
+  EXPECT_EQ(p.net.b.layer.stats().rst_out_of_window, 1U);
+  rst.seq = s.rcv_nxt();
+  s.segment_arrives(rst, p.net.now);
+  EXPECT_EQ(s.state(), State::closed);
+  EXPECT_EQ(s.error(), ECONNRESET);
+}
+
+TEST(TcpConnection, SynOnAnEstablishedConnectionIsChallenged) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  SegmentIn syn;
+  syn.flags.syn = true;
+  syn.seq = p.server.c->rcv_nxt();
+  p.server.c->segment_arrives(syn, p.net.now);
+  EXPECT_EQ(p.server.c->state(), State::established);
+  EXPECT_EQ(p.net.b.layer.stats().syn_in_window, 1U);
+  // The challenge ACK reaches the client, which is fine with it; data still flows.
+  p.client.to_send = 1000;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(1000, 1); }));
+}
+
+TEST(TcpConnection, AbortSendsResetThePeerSeesEconnreset) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.c->abort(p.net.now);
+  EXPECT_EQ(p.client.c->state(), State::closed);
+  ASSERT_TRUE(p.run_until([&] { return p.server.c->state() == State::closed; }));
+  EXPECT_EQ(p.server.c->error(), ECONNRESET);
+}
+
+TEST(TcpConnection, HalfCloseLetsThePeerKeepSending) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.c->close(p.net.now);
+  ASSERT_TRUE(p.run_until([&] {
+    return p.server.c->peer_finished() && p.client.c->state() == State::fin_wait_2;
+  }));
+  EXPECT_EQ(p.server.c->state(), State::close_wait);
+  p.server.to_send = 200'000;
+  p.server.close_after_send = true;
+  ASSERT_TRUE(p.run_until([&] { return p.client.got_all_of(200'000, 2) && p.client.c->peer_finished(); }));
+  ASSERT_TRUE(p.run_until([&] { return p.server.c->state() == State::closed; }));
+  EXPECT_EQ(p.client.c->state(), State::time_wait);
+}
+
+TEST(TcpConnection, SimultaneousCloseGoesThroughClosing) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.c->close(p.net.now);
+  p.server.c->close(p.net.now);
+  ASSERT_TRUE(p.run_until([&] {
+    return p.client.c->state() == State::time_wait && p.server.c->state() == State::time_wait;
+  }));
+}
+
+TEST(TcpConnection, ZeroWindowIsProbedAndReopens) {
+  Pair p;
+  ConnectionConfig small;
+  small.receive_buffer = 16384;
+  small.receive_autotune = false;
+  p.listener->child_config = small;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  // The server reads nothing: the client fills the window and then probes it.
+  auto server = std::move(p.server.c);
+  p.client.to_send = 100'000;
+  p.run_until([] { return false; }, 30s);
+  // Full up to the window's granularity (RFC 7323 2.3: a scaled window counts in 2^shift).
+  EXPECT_GT(server->received_size(), 16384U - (1U << *server->send_window_shift()));
+  EXPECT_LE(server->received_size(), 16384U);
+  EXPECT_EQ(server->receive_window(), 0U);
+  EXPECT_GT(p.net.a.layer.stats().persist_probes, 0U);
+  EXPECT_EQ(p.client.c->state(), State::established);
+  p.server.c = std::move(server);
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(100'000, 1); }));
+}
+
+TEST(TcpConnection, KeepaliveEndsAConnectionToAVanishedPeer) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.c->set_keepalive_times(10s, 2s, 3, p.net.now);
+  p.client.c->set_keepalive(true, p.net.now);
+  p.net.faults().loss = 1.0;
+  const time::TimePoint start = p.net.now;
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }));
+  EXPECT_EQ(p.client.c->error(), ETIMEDOUT);
+  EXPECT_EQ(p.net.a.layer.stats().keepalive_probes, 3U);
+  EXPECT_GE(p.net.now - start, 16s);  // idle 10 s, then 3 probes 2 s apart
+  EXPECT_LE(p.net.now - start, 17s);
+}
+
+TEST(TcpConnection, RetransmissionLimitEndsAConnectionWithData) {
+  Pair p;
+  ConnectionConfig quick;
+  quick.retries2 = 4;
+  ASSERT_EQ(p.connect(quick), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.net.faults().loss = 1.0;
+  p.client.to_send = 10'000;
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }));
+  EXPECT_EQ(p.client.c->error(), ETIMEDOUT);
+  EXPECT_EQ(p.net.a.layer.stats().timeouts, 4U);
+}
+
+TEST(TcpConnection, UserTimeoutDecidesWhenSet) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.c->set_user_timeout(5s);
+  p.net.faults().loss = 1.0;
+  p.client.to_send = 1000;
+  const time::TimePoint start = p.net.now;
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }));
+  EXPECT_EQ(p.client.c->error(), ETIMEDOUT);
+  EXPECT_LT(p.net.now - start, 12s);
+}
+
+TEST(TcpConnection, DataOnAConnectionTheApplicationLeftIsReset) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.server.c->application_gone();
+  p.server.c->close(p.net.now);
+  auto server = std::move(p.server.c);
+  p.client.to_send = 5000;
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }));
+  EXPECT_EQ(p.client.c->error(), ECONNRESET);
+  EXPECT_EQ(p.net.b.layer.stats().data_after_close, 1U);
+}
+
+TEST(TcpConnection, BindConflictsFollowLinux) {
+  SimNet net;
+  std::shared_ptr<Binding> one, two, three;
+  Binding plain;
+  ASSERT_EQ(net.a.layer.bind({}, 5000, plain, &one), 0);
+  EXPECT_EQ(net.a.layer.bind({}, 5000, plain, &two), EADDRINUSE);
+  Binding reuse;
+  reuse.reuse_address = true;
+  ASSERT_EQ(net.a.layer.bind({}, 5001, reuse, &two), 0);
+  ASSERT_EQ(net.a.layer.bind({}, 5001, reuse, &three), 0);  // neither listens
+  std::shared_ptr<Listener> li;
+  ASSERT_EQ(net.a.layer.listen(two, 5, &li), 0);
+  std::shared_ptr<Listener> li2;
+  EXPECT_EQ(net.a.layer.listen(three, 5, &li2), EADDRINUSE);  // one listener per port
+  std::shared_ptr<Binding> four;
+  EXPECT_EQ(net.a.layer.bind({}, 5001, reuse, &four), EADDRINUSE);  // it listens now
+  std::shared_ptr<Binding> any;
+  ASSERT_EQ(net.a.layer.bind({}, 0, plain, &any), 0);
+  EXPECT_GE(any->port, 32768);
+  EXPECT_LE(any->port, 60999);
+}
+
+// The fault grid: every transfer must arrive byte for byte whatever the network does to it.
+struct GridCase {
+  const char* name;
+  Faults faults;
+};
+
+class TcpFaultGrid : public ::testing::TestWithParam<std::tuple<GridCase, std::uint64_t>> {};
+
+TEST_P(TcpFaultGrid, TransferArrivesIntact) {
+  const auto& [grid, seed] = GetParam();
+  SCOPED_TRACE(std::string("faults ") + grid.name + ", seed " + std::to_string(seed));
+  Pair p(seed, grid.faults);
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  constexpr std::size_t kBytes = 400'000;
+  p.client.to_send = kBytes;
+  p.server.to_send = kBytes / 2;
+  p.client.close_after_send = true;
+  p.server.close_after_send = true;
+  ASSERT_TRUE(p.run_until([&] {
+    return p.client.got_all_of(kBytes / 2, 2) && p.server.got_all_of(kBytes, 1) &&
+           p.client.c->peer_finished() && p.server.c->peer_finished();
+  }, 3600s)) << "client got " << p.client.got.size() << ", server got " << p.server.got.size();
+  EXPECT_EQ(p.client.c->error(), 0);
+  EXPECT_EQ(p.server.c->error(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, TcpFaultGrid,
+    ::testing::Combine(
+        ::testing::Values(GridCase{"loss 5%", Faults{.loss = 0.05}},
+                          GridCase{"loss 20%", Faults{.loss = 0.20}},
+                          GridCase{"duplication 10%", Faults{.duplicate = 0.10}},
+                          GridCase{"reordering 10%", Faults{.reorder = 0.10}},
+                          GridCase{"corruption 5%", Faults{.corrupt = 0.05}},
+                          GridCase{"jitter 20 ms", Faults{.jitter = 20ms}},
+                          GridCase{"everything", Faults{.loss = 0.05, .duplicate = 0.05, .reorder = 0.05,
+                                                        .corrupt = 0.02, .jitter = 10ms}}),
+        ::testing::Values(1U, 2U, 3U)),
+    [](const auto& param_info) {
+      std::string name = std::get<0>(param_info.param).name;
+      for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return name + "_seed" + std::to_string(std::get<1>(param_info.param));
+    });
+
+}  // namespace
+}  // namespace pktd::tcp
