@@ -338,6 +338,62 @@ TEST(TcpConnection, BindConflictsFollowLinux) {
   EXPECT_LE(any->port, 60999);
 }
 
+// A SYN from a host that never answers (a flood's spoofed source), straight into b's layer.
+void inject_syn(SimNet& net, std::uint16_t sport, std::uint32_t seq) {
+  const wire::Ipv4Address spoofed{0xC6120009};
+  wire::TcpSegment syn;
+  syn.source_port = sport;
+  syn.destination_port = kPort;
+  syn.sequence_number = seq;
+  syn.flags.syn = true;
+  syn.window = 65535;
+  syn.options.mss = 1460;
+  std::vector<std::byte> bytes(syn.length());
+  ASSERT_TRUE(syn.emit(bytes, spoofed, net.b.address_));
+  net.b.layer.input(spoofed, net.b.address_, bytes, net.now);
+}
+
+TEST(TcpConnection, SynFloodIsAnsweredWithCookiesAndRealClientsStillConnect) {
+  Pair p;
+  p.listener->set_backlog(4);
+  for (std::uint16_t port = 1000; port < 1200; ++port) inject_syn(p.net, port, port * 7919U);
+  const TcpCounters& stats = p.net.b.layer.stats();
+  EXPECT_EQ(p.listener->syn_queue_size(), 4U);
+  EXPECT_EQ(stats.cookies_sent, 196U);
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  EXPECT_EQ(stats.cookies_sent, 197U);
+  EXPECT_EQ(stats.cookies_accepted, 1U);
+  // The options came back through the cookie's timestamp.
+  EXPECT_TRUE(p.server.c->timestamps_enabled());
+  EXPECT_TRUE(p.server.c->sack_enabled());
+  EXPECT_TRUE(p.server.c->send_window_shift().has_value());
+  p.client.to_send = 300'000;
+  p.server.to_send = 300'000;
+  ASSERT_TRUE(p.run_until([&] { return p.client.got_all_of(300'000, 2) && p.server.got_all_of(300'000, 1); }));
+}
+
+TEST(TcpConnection, ForgedCookieAcksAreReset) {
+  Pair p;
+  p.listener->set_backlog(1);
+  inject_syn(p.net, 999, 1);
+  // An ACK for a handshake that never happened: the cookie check fails, the sender gets a RST.
+  const wire::Ipv4Address spoofed{0xC6120009};
+  wire::TcpSegment ack;
+  ack.source_port = 4000;
+  ack.destination_port = kPort;
+  ack.sequence_number = 5000;
+  ack.acknowledgment_number = 123456789;
+  ack.flags.ack = true;
+  ack.window = 1000;
+  std::vector<std::byte> bytes(ack.length());
+  ASSERT_TRUE(ack.emit(bytes, spoofed, p.net.b.address_));
+  p.net.b.layer.input(spoofed, p.net.b.address_, bytes, p.net.now);
+  EXPECT_EQ(p.net.b.layer.stats().cookies_failed, 1U);
+  EXPECT_EQ(p.net.b.layer.stats().cookies_accepted, 0U);
+  EXPECT_EQ(p.listener->accept_queue_size(), 0U);
+}
+
 // The fault grid: every transfer must arrive byte for byte whatever the network does to it.
 struct GridCase {
   const char* name;

@@ -125,6 +125,7 @@ class SimNet {
     while (!in_flight_.empty() && in_flight_.begin()->first <= now) {
       Packet p = std::move(in_flight_.begin()->second);
       in_flight_.erase(in_flight_.begin());
+      if (p.dst != a.address_ && p.dst != b.address_) continue;  // nobody there
       SimHost& to = p.dst == a.address_ ? a : b;
       to.layer.input(p.src, p.dst, p.bytes, now);
     }

@@ -37,13 +37,6 @@ SegmentIn SegmentIn::from(const wire::TcpView& v, const wire::TcpOptions& option
 
 namespace {
 
-// RFC 7323 2.3: the smallest shift that lets the largest receive buffer be announced.
-std::uint8_t shift_for(std::size_t buffer) {
-  std::uint8_t shift = 0;
-  while (shift < wire::tcp_option::kMaxWindowScale && (buffer >> shift) > 65535) ++shift;
-  return shift;
-}
-
 // Octets the receive ring may hold at most: the window never announces more than the receive
 // limit, so the ring never refuses what arrives within it; the margin covers a limit lowered
 // while data announced under the old one is on its way.
@@ -63,11 +56,23 @@ Connection::Connection(ConnectionOwner& owner, const Endpoints& endpoints, Conne
   if (config_.receive_buffer_max < config_.receive_buffer) config_.receive_buffer_max = config_.receive_buffer;
   cc_ = make_congestion_control(config_.congestion, config_.mss);
   if (!cc_) cc_ = make_congestion_control(kDefaultCongestionControl, config_.mss);
-  if (config_.window_scaling) rcv_wscale_ = shift_for(config_.receive_buffer_max);
+  if (config_.window_scaling) rcv_wscale_ = shift_for(config_);
   smss_ = config_.mss;
 }
 
 Connection::~Connection() = default;
+
+std::uint8_t Connection::shift_for(const ConnectionConfig& config) {
+  // RFC 7323 2.3: the smallest shift that lets the largest receive buffer be announced.
+  std::uint8_t shift = 0;
+  while (shift < wire::tcp_option::kMaxWindowScale && (config.receive_buffer_max >> shift) > 65535) ++shift;
+  return shift;
+}
+
+std::uint32_t Connection::cookie_timestamp(time::TimePoint now) {
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+}
 
 bool Connection::is_synchronized() const {
   return state_ != State::closed && state_ != State::listen && state_ != State::syn_sent;
@@ -194,7 +199,7 @@ void Connection::accept_cookie(const SegmentIn& ack, Seq iss, std::uint16_t peer
   snd_nxt_ = iss + 1;
   snd_max_ = iss + 1;
   recover_ = iss + 1;
-  ts_offset_ = iss.value() * 2654435761U;
+  ts_offset_ = 0;
   irs_ = ack.seq - 1;
   rcv_nxt_ = ack.seq;
   rcv_adv_ = rcv_nxt_;

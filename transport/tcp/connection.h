@@ -23,6 +23,7 @@
 
 #include "time/clock.h"
 #include "transport/tcp/byte_ring.h"
+#include "transport/tcp/challenge_ack.h"
 #include "transport/tcp/congestion.h"
 #include "transport/tcp/counters.h"
 #include "transport/tcp/isn.h"
@@ -129,9 +130,15 @@ class Connection {
   // A SYN a listener took (RFC 9293 3.10.7.2): answers with SYN-ACK from iss. -> SYN-RECEIVED.
   void accept_syn(const SegmentIn& syn, Seq iss, time::TimePoint now);
   // The final ACK of a handshake answered with a SYN cookie: the connection starts ESTABLISHED
-  // with what the cookie kept (the peer's MSS class, window scale and SACK-permitted).
+  // with what the cookie kept (the peer's MSS class, window scale and SACK-permitted). Its
+  // timestamp clock has no per-connection offset (the cookie's TSval was taken from it).
   void accept_cookie(const SegmentIn& ack, Seq iss, std::uint16_t peer_mss,
                      std::optional<std::uint8_t> peer_wscale, bool sack_permitted, time::TimePoint now);
+
+  // The timestamp clock of a connection made from a cookie (RFC 7323 5.4: milliseconds), and the
+  // window scale shift a connection with this configuration announces.
+  static std::uint32_t cookie_timestamp(time::TimePoint now);
+  static std::uint8_t shift_for(const ConnectionConfig& config);
 
   // --- the segment path ---
   void segment_arrives(const SegmentIn& seg, time::TimePoint now);
@@ -334,6 +341,7 @@ class Connection {
   std::uint32_t persist_backoff_ = 0;
   time::TimePoint last_received_{};
   std::optional<time::TimePoint> announced_deadline_;
+  AckIntervalLimiter challenge_interval_;  // RFC 5961 7, this connection's share
 };
 
 }  // namespace pktd::tcp

@@ -95,27 +95,13 @@ struct TcpLayer::Private {
     return !l.connections_.contains(key_of(probe));
   }
 
-  // RFC 6056 3.3.3 (Algorithm 3, simple hash-based): start at a keyed hash of the destination
-  // plus a counter, walk the range once.
+  // RFC 6056 3.3.4 (Algorithm 4) through the layer's PortSelector.
   template <typename Usable>
   static std::optional<std::uint16_t> pick_port(TcpLayer& l, const Endpoints& e, Usable&& usable) {
-    const std::uint32_t first = l.config_.ephemeral_first, last = l.config_.ephemeral_last;
-    if (first == 0 || last < first) return std::nullopt;
-    const std::uint32_t count = last - first + 1;
-    std::byte input[10];
-    wire::store_be32(input, 0, e.local.value);
-    wire::store_be32(input, 4, e.remote.value);
-    wire::store_be16(input, 8, e.remote_port);
-    const auto offset = static_cast<std::uint32_t>(siphash24(l.port_key_, input));
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const auto port = static_cast<std::uint16_t>(first + (offset + l.port_counter_ + i) % count);
-      if (usable(port)) {
-        l.port_counter_ += i + 1;
-        return port;
-      }
-    }
-    ++l.counters_.ports_exhausted;
-    return std::nullopt;
+    (void)l.ports_.set_range(PortRange{l.config_.ephemeral_first, l.config_.ephemeral_last});
+    auto port = l.ports_.pick(e.local, e.remote, e.remote_port, usable);
+    if (!port) ++l.counters_.ports_exhausted;
+    return port;
   }
 
   static std::shared_ptr<Binding> add_binding(TcpLayer& l, const Binding& b) {
@@ -156,8 +142,11 @@ struct TcpLayer::Private {
                            const wire::TcpView& v, const SegmentIn& seg, time::TimePoint now) {
     // RFC 9293 3.10.7.2: RST ignored; an ACK gets a RST; a SYN opens.
     if (seg.flags.rst) return;
+    const Endpoints e{dst, v.destination_port(), src, v.source_port()};
     if (seg.flags.ack) {
-      reset_for(l, src, dst, v);
+      // The last ACK of a handshake we answered with a cookie, or a stray: RST.
+      if (!(l.config_.syncookies && !seg.flags.syn && !seg.flags.fin && cookie_ack(l, li, e, seg, now)))
+        reset_for(l, src, dst, v);
       return;
     }
     if (!seg.flags.syn) return;
@@ -167,31 +156,103 @@ struct TcpLayer::Private {
       ++l.counters_.listen_drops;
       return;
     }
-    if (li.syn_queue_ >= std::max<std::size_t>(backlog, 1) || li.syn_queue_ >= l.config_.max_syn_backlog) {
-      ++l.counters_.syn_queue_full;
-      ++l.counters_.listen_drops;
-      return;
-    }
-    Endpoints e{dst, v.destination_port(), src, v.source_port()};
-    wire::Ipv4Address source;
     std::uint16_t mtu = 1500;
+    wire::Ipv4Address source;
     if (l.host_.route(src, &source, &mtu) != 0) return;
     ConnectionConfig config = li.child_config;
     config.mss = static_cast<std::uint16_t>(mtu > 40 ? mtu - 40 : 536);
+    if (li.syn_queue_ >= backlog || li.syn_queue_ >= l.config_.max_syn_backlog) {
+      ++l.counters_.syn_queue_full;
+      if (l.config_.syncookies) send_cookie(l, e, seg, config, now);
+      else ++l.counters_.listen_drops;
+      return;
+    }
     auto c = std::make_shared<Connection>(l, e, config);
     c->listener_tag = &li;
+    l.connections_[key_of(e)] = c;
+    l.connection_bindings_[c.get()] = child_binding(l, li, dst);
+    ++li.syn_queue_;
+    c->accept_syn(seg, l.isn_.initial_sequence(e, now), now);
+  }
+
+  static std::shared_ptr<Binding> child_binding(TcpLayer& l, const Listener& li, wire::Ipv4Address dst) {
     Binding child = *li.binding_;
     child.address = dst;
     child.listening = false;
+    return add_binding(l, child);
+  }
+
+  // RFC 4987 3.6: the SYN queue is full, so answer without keeping state; the cookie in our ISN
+  // (and the peer's options in our TSval) come back in the handshake's last ACK.
+  static void send_cookie(TcpLayer& l, const Endpoints& e, const SegmentIn& syn, const ConnectionConfig& config,
+                          time::TimePoint now) {
+    SynCookies::Request r;
+    r.endpoints = e;
+    r.peer_isn = syn.seq;
+    r.peer_mss = std::min<std::uint16_t>(syn.options.mss.value_or(536), config.mss);
+    r.peer_wscale = syn.options.window_scale;
+    r.sack_permitted = syn.options.sack_permitted;
+    const bool timestamps = config.timestamps && syn.options.timestamps.has_value();
+    if (timestamps) r.tsval_now = Connection::cookie_timestamp(now);
+    const SynCookies::Issued issued = l.cookies_.make(r, now);
+    wire::TcpSegment s;
+    s.source_port = e.local_port;
+    s.destination_port = e.remote_port;
+    s.sequence_number = issued.isn.value();
+    s.acknowledgment_number = (syn.seq + 1).value();
+    s.flags.syn = true;
+    s.flags.ack = true;
+    s.window = static_cast<std::uint16_t>(std::min<std::size_t>(config.receive_buffer, 65535));
+    s.options.mss = config.mss;
+    if (issued.options_recoverable) {
+      if (config.window_scaling && syn.options.window_scale) s.options.window_scale = Connection::shift_for(config);
+      if (config.sack && syn.options.sack_permitted) s.options.sack_permitted = true;
+    }
+    if (timestamps && issued.tsval) s.options.timestamps = wire::TcpTimestamps{*issued.tsval, syn.options.timestamps->value};
+    ++l.counters_.cookies_sent;
+    ++l.counters_.segments_sent;
+    l.host_.transmit(e.local, e.remote, s);
+  }
+
+  static bool cookie_ack(TcpLayer& l, Listener& li, const Endpoints& e, const SegmentIn& ack, time::TimePoint now) {
+    std::optional<std::uint32_t> tsecr;
+    if (ack.options.timestamps) tsecr = ack.options.timestamps->echo_reply;
+    auto accepted = l.cookies_.check(e, ack.seq - 1, ack.ack - 1, tsecr, now);
+    if (!accepted) {
+      ++l.counters_.cookies_failed;
+      return false;
+    }
+    if (li.accept_queue_.size() >= static_cast<std::size_t>(li.backlog_)) {
+      ++l.counters_.listen_overflows;  // still full: the peer will retransmit (Linux drops too)
+      ++l.counters_.listen_drops;
+      return true;
+    }
+    std::uint16_t mtu = 1500;
+    wire::Ipv4Address source;
+    if (l.host_.route(e.remote, &source, &mtu) != 0) return true;
+    ConnectionConfig config = li.child_config;
+    config.mss = static_cast<std::uint16_t>(mtu > 40 ? mtu - 40 : 536);
+    if (!accepted->timestamps) config.timestamps = false;
+    auto c = std::make_shared<Connection>(l, e, config);
     l.connections_[key_of(e)] = c;
-    l.connection_bindings_[c.get()] = add_binding(l, child);
-    ++li.syn_queue_;
-    c->accept_syn(seg, l.isn_.initial_sequence(e, now), now);
+    l.connection_bindings_[c.get()] = child_binding(l, li, e.local);
+    ++l.counters_.cookies_accepted;
+    c->accept_cookie(ack, ack.ack - 1, accepted->mss, accepted->wscale, accepted->sack_permitted, now);
+    if (c->state() != State::closed) {
+      li.accept_queue_.push_back(c);
+      if (li.on_acceptable) li.on_acceptable();
+    }
+    return true;
   }
 };
 
 TcpLayer::TcpLayer(TcpHost& host, TcpConfig config)
-    : host_(host), config_(std::move(config)), port_key_(random_sip_key()) {}
+    : host_(host),
+      config_(std::move(config)),
+      challenge_acks_(ChallengeAckConfig{config_.challenge_ack_limit, std::chrono::seconds(1)}),
+      port_key_(random_sip_key()) {
+  (void)ports_.set_range(PortRange{config_.ephemeral_first, config_.ephemeral_last});
+}
 
 TcpLayer::~TcpLayer() {
   for (auto& [port, list] : listeners_)
@@ -420,16 +481,7 @@ void TcpLayer::state_changed(Connection& c, State from) {
   connection_bindings_.erase(&c);
 }
 
-bool TcpLayer::challenge_ack_allowed(time::TimePoint now) {
-  // RFC 5961 7: at most challenge_ack_limit per second, all connections together.
-  if (now - challenge_second_ >= std::chrono::seconds(1)) {
-    challenge_second_ = now;
-    challenge_budget_ = config_.challenge_ack_limit;
-  }
-  if (challenge_budget_ == 0) return false;
-  --challenge_budget_;
-  return true;
-}
+bool TcpLayer::challenge_ack_allowed(time::TimePoint now) { return challenge_acks_.allow(now); }
 
 // --- Listener ---
 

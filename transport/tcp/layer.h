@@ -27,7 +27,10 @@
 #include "transport/tcp/connection.h"
 #include "transport/tcp/counters.h"
 #include "base/siphash.h"
+#include "transport/tcp/challenge_ack.h"
 #include "transport/tcp/isn.h"
+#include "transport/tcp/port_selection.h"
+#include "transport/tcp/syn_cookies.h"
 #include "wire/address.h"
 
 namespace pktd::tcp {
@@ -178,12 +181,10 @@ class TcpLayer final : public ConnectionOwner {
   std::optional<time::TimePoint> woken_for_;
   std::vector<std::shared_ptr<Connection>> closing_;  // reached CLOSED: forgotten after the call
   int depth_ = 0;  // calls into the layer in progress (closing_ is reaped at the outermost)
-  // RFC 5961 7: challenge ACKs this second.
-  time::TimePoint challenge_second_{};
-  std::uint32_t challenge_budget_ = 0;
-  // RFC 6056 ephemeral ports.
-  SipKey port_key_;
-  std::uint32_t port_counter_ = 0;
+  ChallengeAckLimiter challenge_acks_;  // RFC 5961 7, all connections together
+  PortSelector ports_;                  // RFC 6056 Algorithm 4
+  SynCookies cookies_;                  // RFC 4987 3.6, when a SYN queue overflows
+  SipKey port_key_;                     // spreads SYNs over a SO_REUSEPORT group
 };
 
 }  // namespace pktd::tcp

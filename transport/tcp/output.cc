@@ -118,7 +118,9 @@ void Connection::send_ack(time::TimePoint now) {
 
 void Connection::send_challenge_ack(time::TimePoint now) {
   TcpCounters& c = owner_.counters();
-  if (!owner_.challenge_ack_allowed(now)) {
+  // The connection's own interval first, so that one flooded connection does not spend the
+  // budget all connections share.
+  if (!challenge_interval_.allow(now) || !owner_.challenge_ack_allowed(now)) {
     ++c.challenge_acks_suppressed;
     return;
   }
