@@ -144,6 +144,7 @@ void Connection::negotiate(const wire::TcpOptions& theirs, bool from_syn) {
   if (ts_enabled_) ts_recent_ = theirs.timestamps->value;
   recompute_smss();
   cc_ = make_congestion_control(cc_->name(), smss_);
+  if (sack_enabled_) scoreboard_ = std::make_unique<SackScoreboard>(SackScoreboardConfig{.smss = smss_}, iss_ + 1);
 }
 
 void Connection::connect(Seq iss, time::TimePoint now) {

@@ -29,6 +29,7 @@
 #include "transport/tcp/isn.h"
 #include "transport/tcp/reassembly.h"
 #include "transport/tcp/rto.h"
+#include "transport/tcp/sack_scoreboard.h"
 #include "transport/tcp/sequence.h"
 #include "wire/tcp.h"
 
@@ -234,6 +235,7 @@ class Connection {
   bool handle_ack(const SegmentIn& seg, time::TimePoint now);
   void new_data_acked(const SegmentIn& seg, std::uint32_t acked, time::TimePoint now);
   void duplicate_ack(time::TimePoint now);
+  void sack_ack(const SegmentIn& seg, time::TimePoint now);
   void update_send_window(const SegmentIn& seg);
   void take_rtt_sample(const SegmentIn& seg, time::TimePoint now);
   void our_fin_acked(time::TimePoint now);
@@ -246,6 +248,8 @@ class Connection {
   bool send_data_segment(time::TimePoint now);
   bool nagle_holds(std::uint32_t len, std::uint32_t usable) const;
   void retransmit_first(time::TimePoint now);
+  void sack_output(time::TimePoint now);
+  void send_range(Seq start, Seq end, time::TimePoint now, bool retransmission);
   void send_segment(Seq seq, std::uint32_t len, wire::TcpFlags flags, time::TimePoint now,
                     bool retransmission);
   void send_ack(time::TimePoint now);
@@ -315,6 +319,7 @@ class Connection {
 
   // Congestion control, RTT, retransmission.
   std::unique_ptr<CongestionControl> cc_;
+  std::unique_ptr<SackScoreboard> scoreboard_;  // with SACK: RFC 6675 loss recovery
   RtoEstimator rto_;
   std::uint32_t dupacks_ = 0;
   Seq recover_;                 // RFC 6582: SND.MAX when recovery began

@@ -258,7 +258,9 @@ bool Connection::handle_ack(const SegmentIn& seg, time::TimePoint now) {
   }
   const bool window_changed =
       (static_cast<std::uint32_t>(seg.window) << snd_wscale_) != snd_wnd_;
-  if (snd_una_ < seg.ack) {
+  if (scoreboard_ && state_ != State::syn_received) {
+    sack_ack(seg, now);  // RFC 6675: the scoreboard decides recovery
+  } else if (snd_una_ < seg.ack) {
     new_data_acked(seg, static_cast<std::uint32_t>(seg.ack - snd_una_), now);
   } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.flags.fin && !window_changed &&
              snd_una_ != snd_max_) {
@@ -336,6 +338,42 @@ void Connection::new_data_acked(const SegmentIn& seg, std::uint32_t acked, time:
   // RFC 6298 5.2 and 5.3: stop the timer when everything is acknowledged, else restart it.
   if (snd_una_ == snd_max_) retransmit_at_.reset();
   else arm_retransmit(now);
+}
+
+void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
+  TcpCounters& c = owner_.counters();
+  const std::uint32_t flight_before = in_flight();
+  const SackUpdate u = scoreboard_->update(seg.ack, seg.options.sack_blocks(), snd_max_);
+  if (u.dsack) ++c.spurious_dsack;  // RFC 2883: the peer got something twice
+  if (snd_una_ < seg.ack) {
+    const std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - snd_una_);
+    const Seq ring_start = buffer_seq();
+    if (seg.ack > ring_start)
+      send_.drop_front(std::min<std::size_t>(static_cast<std::size_t>(seg.ack - ring_start), send_.size()));
+    snd_una_ = seg.ack;
+    if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+    take_rtt_sample(seg, now);
+    retransmit_count_ = 0;
+    const std::optional<time::Duration> srtt =
+        rto_.has_estimate() ? std::optional(rto_.srtt()) : std::nullopt;
+    if (cc_->in_recovery() && (u.recovery_complete || snd_una_ >= recover_)) {
+      cc_->on_exit_recovery(in_flight(), now);
+    } else {
+      cc_->on_ack({acked, flight_before, now, srtt});
+    }
+    if (snd_una_ == snd_max_) retransmit_at_.reset();
+    else arm_retransmit(now);
+  }
+  if (u.enter_recovery && !cc_->in_recovery()) {
+    // RFC 6675 5 (4): fast retransmit of the first hole, then the pipe governs sending.
+    recover_ = snd_max_;
+    cc_->on_enter_recovery({flight_before, now, RecoveryMode::kSack});
+    ++c.sack_recoveries;
+    ++c.retransmits_fast;
+    timing_ = false;
+    const SackSegment first = scoreboard_->enter_recovery(snd_max_);
+    if (first.length() > 0) send_range(first.start, first.end, now, true);
+  }
 }
 
 void Connection::duplicate_ack(time::TimePoint now) {
@@ -452,6 +490,7 @@ void Connection::path_mtu(std::uint16_t mtu, time::TimePoint now) {
   ++owner_.counters().pmtu_updates;
   const std::uint32_t before = smss_;
   recompute_smss();
+  if (scoreboard_) scoreboard_->set_smss(smss_);
   if (smss_ < before && snd_una_ != snd_max_) {
     // RFC 1191 does not count this as congestion; resend the first segment at the new size.
     retransmit_first(now);

@@ -201,8 +201,48 @@ bool Connection::send_data_segment(time::TimePoint now) {
 
 void Connection::output(time::TimePoint now) {
   if (!is_synchronized() || state_ == State::syn_received || state_ == State::time_wait) return;
+  if (scoreboard_ && scoreboard_->in_recovery() && cc_->in_recovery()) {
+    sack_output(now);
+    return;
+  }
   while (send_data_segment(now)) {
   }
+}
+
+void Connection::sack_output(time::TimePoint now) {
+  // RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() chooses.
+  for (int budget = 64; budget > 0; --budget) {
+    const std::uint32_t pipe = scoreboard_->pipe(snd_max_);
+    if (cc_->cwnd() < pipe + smss_) return;
+    const Seq end = data_end();
+    const std::uint32_t unsent = snd_max_ < end ? static_cast<std::uint32_t>(end - snd_max_) : 0;
+    const std::uint32_t flight = in_flight();
+    const std::uint32_t window_room = snd_wnd_ > flight ? snd_wnd_ - flight : 0;
+    const auto next = scoreboard_->next_seg(snd_max_, std::min(unsent, window_room));
+    if (!next) {
+      // Nothing to retransmit and no new data NextSeg may send: a FIN still due goes normally.
+      if (fin_queued_ && !fin_sent_ && unsent == 0) send_data_segment(now);
+      return;
+    }
+    if (next->rule == SackSendRule::kNewData) {
+      if (!send_data_segment(now)) return;  // new data goes the normal way (Nagle, FIN, SND.NXT)
+      continue;
+    }
+    if (next->rule == SackSendRule::kLost) ++owner_.counters().retransmits_sack;
+    send_range(next->start, next->end, now, true);
+    scoreboard_->note_sent(*next);
+  }
+}
+
+void Connection::send_range(Seq start, Seq end, time::TimePoint now, bool retransmission) {
+  // [start, end) may end with our FIN, which is not in the ring.
+  const Seq data_stop = std::min(end, data_end());
+  const std::uint32_t len = start < data_stop ? static_cast<std::uint32_t>(data_stop - start) : 0;
+  wire::TcpFlags flags{.ack = true};
+  if (fin_sent_ && end == fin_seq_ + 1) flags.fin = true;
+  if (len == 0 && !flags.fin) return;
+  send_segment(start, len, flags, now, retransmission);
+  if (!retransmit_at_) arm_retransmit(now);
 }
 
 void Connection::retransmit_first(time::TimePoint now) {

@@ -99,6 +99,7 @@ void Connection::on_retransmit_timeout(time::TimePoint now) {
   // RFC 5681 3.1 and RFC 6582 4: ssthresh falls, cwnd is one segment, and everything
   // outstanding is sent again from SND.UNA (recovery ends; `recover` marks where it stood).
   cc_->on_timeout(in_flight(), now);
+  if (scoreboard_) scoreboard_->on_retransmission_timeout(snd_max_);
   dupacks_ = 0;
   recover_ = snd_max_;
   snd_nxt_ = snd_una_;
