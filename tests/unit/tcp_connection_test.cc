@@ -338,6 +338,122 @@ TEST(TcpConnection, BindConflictsFollowLinux) {
   EXPECT_LE(any->port, 60999);
 }
 
+// Segments a host sent from index `from` on that carry data.
+std::size_t data_segments(const testing::SimHost& h, std::size_t from) {
+  std::size_t n = 0;
+  for (std::size_t i = from; i < h.sent_headers.size(); ++i)
+    if (h.sent_headers[i].flags.psh) ++n;
+  return n;
+}
+
+TEST(TcpConnection, NagleHoldsSmallSegmentsUntilTheAckUnlessNodelay) {
+  for (bool nodelay : {false, true}) {
+    SCOPED_TRACE(nodelay ? "TCP_NODELAY" : "Nagle");
+    Pair p;
+    ASSERT_EQ(p.connect(), 0);
+    ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+    p.client.c->set_nodelay(nodelay, p.net.now);
+    const std::size_t before = p.net.a.sent_headers.size();
+    const std::byte one[1] = {std::byte{1}};
+    p.client.c->send(one, p.net.now);
+    p.client.c->send(one, p.net.now);
+    p.client.c->send(one, p.net.now);
+    // Nagle: the first goes, the other two wait for its ACK; TCP_NODELAY: all three go at once.
+    EXPECT_EQ(data_segments(p.net.a, before), nodelay ? 3U : 1U);
+    ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 3; }));
+    EXPECT_EQ(data_segments(p.net.a, before), nodelay ? 3U : 2U);
+  }
+}
+
+TEST(TcpConnection, DelayedAckWaitsFortyMillisecondsOrTwoSegments) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  // A first octet, so that the window update the first read may send (the SYN's window is not
+  // scaled, so the full window is announced only then) is out of the way.
+  const std::byte one[1] = {std::byte{1}};
+  p.client.c->send(one, p.net.now);
+  p.run_until([] { return false; }, 200ms);
+  const auto delayed_before = p.net.b.layer.stats().delayed_acks;
+  const std::size_t before = p.net.b.sent_headers.size();
+  const time::TimePoint sent = p.net.now;
+  p.client.c->send(one, p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.net.b.sent_headers.size() > before; }));
+  // One small segment: acknowledged when the delayed ACK timer fires (RFC 1122 4.2.3.2).
+  EXPECT_GE(p.net.b.sent_at[before] - sent, 40ms);
+  EXPECT_LT(p.net.b.sent_at[before] - sent, 60ms);
+  EXPECT_EQ(p.net.b.layer.stats().delayed_acks, delayed_before + 1);
+  // Two full segments: acknowledged at once (RFC 5681 4.2).
+  p.client.c->set_nodelay(true, p.net.now);
+  const std::size_t acks_before = p.net.b.sent_headers.size();
+  std::vector<std::byte> two(2 * p.client.c->smss(), std::byte{7});
+  const time::TimePoint sent2 = p.net.now;
+  p.client.c->send(two, p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.net.b.sent_headers.size() > acks_before; }));
+  EXPECT_LT(p.net.b.sent_at[acks_before] - sent2, 20ms);  // one network delay, no timer
+}
+
+TEST(TcpConnection, RetransmissionTimeoutBacksOffExponentially) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.net.faults().loss = 1.0;
+  const std::size_t before = p.net.a.sent_headers.size();
+  p.client.to_send = 100;
+  p.run_until([&] { return p.net.a.layer.stats().timeouts >= 5; });
+  ASSERT_GE(p.net.a.sent_at.size(), before + 6);
+  // The gaps between the first sending and each resend double (RFC 6298 5.5).
+  std::vector<time::Duration> gaps;
+  for (std::size_t i = before + 1; i < before + 6; ++i) gaps.push_back(p.net.a.sent_at[i] - p.net.a.sent_at[i - 1]);
+  for (std::size_t i = 1; i < gaps.size(); ++i) {
+    EXPECT_GE(gaps[i], 2 * gaps[i - 1] - 2ms) << i;
+    EXPECT_LE(gaps[i], 2 * gaps[i - 1] + 2ms) << i;
+  }
+}
+
+TEST(TcpConnection, PathMtuShrinksSegments) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.to_send = 200'000;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() > 50'000; }));
+  EXPECT_EQ(p.net.a.largest_payload, 1448U);
+  p.client.c->path_mtu(1000, p.net.now);  // RFC 1191: fragmentation needed, next hop 1000
+  EXPECT_EQ(p.client.c->smss(), 1000U - 40U - 12U);
+  p.net.a.largest_payload = 0;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(200'000, 1); }));
+  EXPECT_EQ(p.net.a.largest_payload, 948U);
+  EXPECT_EQ(p.net.a.layer.stats().pmtu_updates, 1U);
+  p.client.c->path_mtu(60, p.net.now);  // below 68: not believed (RFC 1191 7)
+  EXPECT_EQ(p.client.c->smss(), 948U);
+}
+
+TEST(TcpConnection, NewSynReopensATimeWaitPair) {
+  Pair p;
+  ConnectionConfig fixed_port;
+  std::shared_ptr<Binding> local;
+  Binding reuse;
+  reuse.reuse_address = true;
+  ASSERT_EQ(p.net.a.layer.bind({}, 40000, reuse, &local), 0);
+  p.client.tag = 1;
+  ASSERT_EQ(p.net.a.layer.connect(local, p.net.b.address_, kPort, fixed_port, p.net.now, &p.client.c), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  // The server closes first, so the server's side waits in TIME-WAIT (as an HTTP server would).
+  p.server.c->close(p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::close_wait; }));
+  p.client.c->close(p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.server.c->state() == State::time_wait && p.client.c->state() == State::closed; }));
+  p.server.c.reset();
+  // The same four-tuple again, 1 s later: a new incarnation with a later ISN is accepted.
+  p.net.run_for(1s);
+  std::shared_ptr<Binding> again;
+  ASSERT_EQ(p.net.a.layer.bind({}, 40000, reuse, &again), 0);
+  std::shared_ptr<Connection> second;
+  ASSERT_EQ(p.net.a.layer.connect(again, p.net.b.address_, kPort, {}, p.net.now, &second), 0);
+  ASSERT_TRUE(p.run_until([&] { return second->state() == State::established; }));
+  EXPECT_EQ(p.net.b.layer.stats().time_wait_recycled, 1U);
+}
+
 // A SYN from a host that never answers (a flood's spoofed source), straight into b's layer.
 void inject_syn(SimNet& net, std::uint16_t sport, std::uint32_t seq) {
   const wire::Ipv4Address spoofed{0xC6120009};

@@ -44,6 +44,8 @@ class SimHost final : public TcpHost {
   std::uint16_t mtu_;
   std::optional<time::TimePoint> wake_;
   std::vector<wire::TcpSegment> sent_headers;  // every segment sent (payload not kept)
+  std::vector<time::TimePoint> sent_at;         // when each was sent
+  std::size_t largest_payload = 0;
   TcpLayer layer;
 };
 
@@ -151,6 +153,8 @@ inline int SimHost::transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const
   wire::TcpSegment header = segment;
   header.payload = {};
   sent_headers.push_back(header);
+  sent_at.push_back(net_.now);
+  largest_payload = std::max(largest_payload, segment.payload.size());
   net_.send(src, dst, std::move(bytes));
   return 0;
 }
