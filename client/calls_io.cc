@@ -2,6 +2,7 @@
 // streams are the pair's own bytes, so their data calls are the native ones
 // (without addresses, which TCP ignores and a Unix stream socket would refuse).
 #include <limits.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -22,21 +23,48 @@ bool refuse_data_on_listener(const SocketInfo& s, int error) {
   return true;
 }
 
+// pktd shut the pair's direction towards it: the connection ended, or the
+// application shut its write side. Linux's tcp_sendmsg returns a pending error
+// first (sk_stream_error: ECONNRESET after a reset, without SIGPIPE), else EPIPE
+// with SIGPIPE unless MSG_NOSIGNAL. pktd gone: ENETDOWN.
+ssize_t broken_pipe(int fd, const SocketInfo& s, int flags) {
+  int error = pending_stream_error(fd, s);
+  if (error < 0) return -1;
+  if (error > 0) return fail(error);
+  if ((flags & MSG_NOSIGNAL) == 0) raise(SIGPIPE);
+  return fail(EPIPE);
+}
+
 ssize_t stream_send(int fd, const SocketInfo& s, const msghdr& msg, int flags) {
   if (refuse_data_on_listener(s, EPIPE)) return -1;
   msghdr bytes_only = msg;
   bytes_only.msg_name = nullptr;
   bytes_only.msg_namelen = 0;
-  return native::sendmsg(fd, &bytes_only, flags);
+  ssize_t n = native::sendmsg(fd, &bytes_only, flags | MSG_NOSIGNAL);
+  if (n < 0 && errno == EPIPE) return broken_pipe(fd, s, flags);
+  return n;
 }
 
-// Like recvmsg on a TCP socket: no source address (msg_namelen 0).
+size_t iov_length(const msghdr& msg) {
+  size_t total = 0;
+  for (size_t i = 0; i < msg.msg_iovlen; ++i) total += msg.msg_iov[i].iov_len;
+  return total;
+}
+
+// Like recvmsg on a TCP socket: no source address (msg_namelen 0). End of file
+// is the connection's end; if it ended with an error (a reset, a timeout),
+// Linux's recv returns that error once (sock_error) before it returns 0, and
+// pktd holds it for SO_ERROR.
 ssize_t stream_receive(int fd, const SocketInfo& s, msghdr* msg, int flags) {
   if (refuse_data_on_listener(s, ENOTCONN)) return -1;
   msghdr bytes_only = *msg;
   bytes_only.msg_name = nullptr;
   bytes_only.msg_namelen = 0;
   ssize_t n = native::recvmsg(fd, &bytes_only, flags);
+  if (n == 0 && iov_length(*msg) > 0) {
+    int error = pending_stream_error(fd, s);
+    if (error != 0) return error < 0 ? -1 : fail(error);
+  }
   if (n >= 0) {
     msg->msg_namelen = 0;
     msg->msg_controllen = bytes_only.msg_controllen;

@@ -97,7 +97,12 @@ int get_option(int fd, const SocketInfo& s, int level, int name, void* val, sock
 int set_option(int fd, const SocketInfo& s, int level, int name, const void* val, socklen_t len) {
   if (static_cast<int>(len) < 0) return fail(EINVAL);
   if (len > 0 && val == nullptr) return fail(EFAULT);
-  if (belongs_to_pair(level, name)) return native::setsockopt(fd, level, name, val, len);
+  if (belongs_to_pair(level, name)) {
+    // A stream's send buffer is the pair's (where the application's writes
+    // block) and the connection's (what pktd holds unacknowledged): both.
+    int r = native::setsockopt(fd, level, name, val, len);
+    if (r != 0 || !s.is_stream() || name != SO_SNDBUF) return r;
+  }
   if (len > kSvcMaxOpt) return fail(EINVAL);
   SvcRequest req;
   req.op = SvcOp::setsockopt;

@@ -75,10 +75,21 @@ int request_socket(int domain, int type, int protocol) {
   return adopt(fd, flags, s);
 }
 
+// End of file on a listening stream's pair: pktd stopped listening
+// (shutdown(SHUT_RD)), and accept fails with EINVAL as on Linux; or pktd has
+// gone.
+int listener_ended(int fd, const SocketInfo& s) {
+  SvcRequest req;
+  req.op = SvcOp::getsockopt;
+  req.args[0] = SOL_SOCKET;
+  req.args[1] = SO_ACCEPTCONN;
+  req.args[2] = sizeof(int);
+  return fail(ask(fd, s, req) < 0 ? ENETDOWN : EINVAL);
+}
+
 // A connection on a listening stream's pair: a message with the peer's
-// SvcAddress and the new connection's descriptor. (Untested until pktd serves
-// TCP.)
-int receive_connection(int fd, SvcAddress* peer) {
+// SvcAddress and the new connection's descriptor (ctl/socket_protocol.h).
+int receive_connection(int fd, const SocketInfo& s, SvcAddress* peer) {
   iovec iov{peer, sizeof *peer};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   msghdr msg{};
@@ -88,7 +99,7 @@ int receive_connection(int fd, SvcAddress* peer) {
   msg.msg_controllen = sizeof control;
   ssize_t n = native::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
   if (n < 0) return -1;
-  if (n == 0) return fail(ENETDOWN);  // pktd has gone
+  if (n == 0) return listener_ended(fd, s);
   int conn = -1;
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   if (c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
@@ -109,13 +120,44 @@ int accept_connection(int fd, const SocketInfo& s, sockaddr* addr, socklen_t* le
   if (s.role == Role::unconnected || s.role == Role::connected) return fail(EINVAL);
   if (addr != nullptr && len == nullptr) return fail(EFAULT);
   SvcAddress peer;
-  int conn = receive_connection(fd, &peer);
+  int conn = receive_connection(fd, s, &peer);
   if (conn < 0) return -1;
   SocketInfo c = s;
   c.role = Role::connected;
   if (adopt(conn, flags, c) < 0) return -1;
   if (addr != nullptr) address_to_user(s, peer, addr, len);
   return conn;
+}
+
+bool is_blocking(int fd) {
+  int fl = native::fcntl(fd, F_GETFL, nullptr);
+  return fl >= 0 && (fl & O_NONBLOCK) == 0;
+}
+
+// A blocking connect waits for the handshake on a service connection of its
+// own (service::call_waiting), not holding the one the process's other threads
+// share; a non-blocking one is answered EINPROGRESS at once (its POLLOUT comes
+// from the pair at once: docs/sockets.md).
+int connect_stream(int fd, const SocketInfo& s, SvcRequest& req) {
+  int result;
+  if (req.addr.family != AF_UNSPEC && is_blocking(fd)) {
+    timeval limit{};  // Linux's connect waits no longer than SO_SNDTIMEO
+    socklen_t len = sizeof limit;
+    if (native::getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &len) != 0) limit = {};
+    req.args[0] = 1;
+    SvcReply reply;
+    result = service::call_waiting(s.service, req, fd, &reply, limit) != 0 ? -1 : answer(fd, reply);
+  } else {
+    result = ask(fd, s, req);
+  }
+  int error = errno;
+  // Past socket(): the connection is under way or made, and accept() refuses it.
+  bool under_way = result >= 0 || error == EINPROGRESS || error == EALREADY || error == EISCONN ||
+                   error == EINTR;
+  if (req.addr.family == AF_UNSPEC) fd_table::set_role(fd, Role::unconnected);
+  else if (under_way) fd_table::set_role(fd, Role::connected);
+  errno = error;
+  return result < 0 ? -1 : 0;
 }
 
 // getsockname and getpeername.
@@ -175,6 +217,7 @@ int pkt_connect(int fd, const sockaddr* addr, socklen_t addrlen) {
         SvcRequest req;
         req.op = SvcOp::connect;
         if (connect_address(s, addr, addrlen, &req.addr) != 0) return -1;
+        if (s.is_stream()) return connect_stream(fd, s, req);
         if (ask(fd, s, req) < 0) return -1;
         fd_table::set_role(fd, req.addr.family != AF_UNSPEC ? Role::connected : Role::unconnected);
         return 0;

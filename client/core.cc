@@ -1,5 +1,9 @@
 #include "client/core.h"
 
+#include <sys/socket.h>
+
+#include <cstring>
+
 #include "client/service.h"
 
 namespace pktd::client {
@@ -19,12 +23,28 @@ int refusal(int fd, int error) {
 
 }  // namespace
 
+int answer(int fd, const ctl::SvcReply& reply) {
+  return reply.result < 0 ? fail(refusal(fd, reply.error)) : reply.result;
+}
+
 int ask(int fd, const SocketInfo& s, ctl::SvcRequest& req, ctl::SvcReply* reply) {
   ctl::SvcReply local;
   if (reply == nullptr) reply = &local;
   if (service::call(s.service, req, fd, reply, nullptr) != 0) return -1;
-  if (reply->result < 0) return fail(refusal(fd, reply->error));
-  return reply->result;
+  return answer(fd, *reply);
+}
+
+int pending_stream_error(int fd, const SocketInfo& s) {
+  ctl::SvcRequest req;
+  req.op = ctl::SvcOp::getsockopt;
+  req.args[0] = SOL_SOCKET;
+  req.args[1] = SO_ERROR;
+  req.args[2] = sizeof(int);
+  ctl::SvcReply reply;
+  if (ask(fd, s, req, &reply) < 0) return -1;
+  int error = 0;
+  if (reply.optlen >= sizeof error) std::memcpy(&error, reply.opt, sizeof error);
+  return error;
 }
 
 int is_connected(int fd, SocketInfo* s) {

@@ -17,6 +17,13 @@ inline int fail(int error) {
 // (pktd's answer, or ENETDOWN when pktd cannot be reached). reply may be null.
 int ask(int fd, const SocketInfo& s, ctl::SvcRequest& req, ctl::SvcReply* reply = nullptr);
 
+// pktd's answer to a request about fd as ask() gives it: the result, or -1 with errno.
+int answer(int fd, const ctl::SvcReply& reply);
+
+// The error a stream's connection ended with (SO_ERROR, taken: pktd reports it once), 0 if none;
+// -1 with errno (ENETDOWN) when pktd cannot tell.
+int pending_stream_error(int fd, const SocketInfo& s);
+
 // Whether fd's socket has a peer (1) or not (0): the table's "connected", else
 // pktd's answer (the table may not know, for an inherited socket, or be stale,
 // when another copy of the descriptor connected it); -1 with errno if pktd

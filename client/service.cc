@@ -125,24 +125,35 @@ void drop(Slot& s, bool close_it) {
   if (close_it && fd >= 0 && still_ours(s, fd)) native::close(fd);
 }
 
-// Under the mutex: a new connection in s (-1 with errno if there is none).
-int open_connection(Slot& s) {
+// A connection to the service at path, or -1 with errno. Its sends time out after
+// kTimeoutSeconds (set before connect: a service whose backlog is full would block connect too).
+int dial(const char* path, struct stat* identity) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, s.path, std::strlen(s.path) + 1);  // fits: checked when stored
+  std::memcpy(addr.sun_path, path, std::strlen(path) + 1);  // fits: checked when stored
   int fd = native::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  // Before connect: a service whose backlog is full would block connect too.
   timeval timeout{kTimeoutSeconds, 0};
-  struct stat st;
   if (native::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0 ||
-      native::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
       native::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      fstat(fd, &st) != 0) {
+      fstat(fd, identity) != 0) {
     native::close(fd);
     return -1;
   }
   fd_table::forget(fd);
+  return fd;
+}
+
+// Under the mutex: a new connection in s (-1 with errno if there is none).
+int open_connection(Slot& s) {
+  struct stat st;
+  int fd = dial(s.path, &st);
+  if (fd < 0) return -1;
+  timeval timeout{kTimeoutSeconds, 0};
+  if (native::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+    native::close(fd);
+    return -1;
+  }
   s.dev = st.st_dev;
   s.ino = st.st_ino;
   s.fd.store(fd);
@@ -323,6 +334,58 @@ int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* re
   }
   errno = ENETDOWN;
   return -1;
+}
+
+int call_waiting(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* reply,
+                 const timeval& wait) {
+  char path[kPathSize] = {};
+  if (service >= 0 && service < kSlots) {
+    Lock lock;
+    const Slot& s = service == kDefault ? default_slot() : g_slots[service];
+    std::memcpy(path, s.path, sizeof path);
+  }
+  struct stat st;
+  int fd = path[0] != '\0' ? dial(path, &st) : -1;
+  if (fd < 0) {
+    errno = ENETDOWN;
+    return -1;
+  }
+  if ((wait.tv_sec != 0 || wait.tv_usec != 0) &&
+      native::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) != 0) {
+    native::close(fd);
+    errno = ENETDOWN;
+    return -1;
+  }
+  request.version = ctl::kSvcVersion;
+  request.seq = 1;
+  if (send_request(fd, request, socket_fd) != 0) {
+    int error = errno;
+    native::close(fd);
+    errno = error == EBADF && socket_fd >= 0 && !is_open(socket_fd) ? EBADF : ENETDOWN;
+    return -1;
+  }
+  // One recvmsg, not retried on EINTR: it fails so only when the handler lacked SA_RESTART (the
+  // kernel restarts it otherwise), which is when connect fails with EINTR too. pktd's reply to a
+  // connection closed meanwhile is lost, and the connect goes on (docs/libpkt.md).
+  iovec iov{reply, sizeof *reply};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = native::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  int error = errno;
+  if (n > 0) take_descriptors(msg, nullptr);
+  native::close(fd);
+  if (n < 0 && (error == EINTR || error == EAGAIN || error == EWOULDBLOCK)) {
+    errno = error == EINTR ? EINTR : EINPROGRESS;  // Linux: EINPROGRESS when SO_SNDTIMEO elapses
+    return -1;
+  }
+  bool ok = n == static_cast<ssize_t>(sizeof *reply) && reply->version == ctl::kSvcVersion &&
+            reply->seq == request.seq && reply->op == request.op;
+  if (!ok) errno = ENETDOWN;
+  return ok ? 0 : -1;
 }
 
 void release_if_connection(int fd) {

@@ -6,6 +6,8 @@
 // (the next call reconnects).
 #pragma once
 
+#include <sys/time.h>
+
 #include <cstddef>
 #include <string_view>
 
@@ -31,6 +33,16 @@ int for_instance(std::string_view instance);
 // the conversation broke, or EBADF when socket_fd is not open.
 int call(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* reply,
          int* received_fd);
+
+// One request on a connection of its own, whose reply may take as long as a TCP handshake (a
+// blocking connect): the process's mutex is held only to read the service's path, so the other
+// threads' calls go on meanwhile, and the reply is awaited without kTimeoutSeconds (wait, if not
+// zero, bounds it: the socket's SO_SNDTIMEO, as Linux's connect). Returns 0 when a reply came;
+// -1 with errno EINTR (a signal handler without SA_RESTART interrupted the wait; with it, the
+// kernel restarts the wait as it restarts connect), EINPROGRESS (wait elapsed), ENETDOWN (pktd
+// cannot be reached or went away), or EBADF (socket_fd is not open).
+int call_waiting(int service, ctl::SvcRequest& request, int socket_fd, ctl::SvcReply* reply,
+                 const timeval& wait);
 
 // The application is closing fd (close, dup2 onto it): if it is a service
 // connection, libpkt lets go of it (without closing it) and reconnects on the

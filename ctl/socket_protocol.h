@@ -10,7 +10,11 @@
 //     reply to `socket` carries the new socket's fd the same way.
 //  2. The socket's own fd: one end of a Unix socketpair whose other end pktd holds. Datagram
 //     sockets use SOCK_SEQPACKET; every message in either direction is a DgramHeader followed by
-//     the payload. A message of 0 bytes (end of file) means pktd has gone.
+//     the payload. A message of 0 bytes (end of file) means pktd has gone. Stream sockets use
+//     SOCK_STREAM and carry the connection's bytes as they are; end of file is the peer's FIN, or
+//     the connection's end (a pending error is then SO_ERROR's). A listening stream's pair
+//     carries each accepted connection as one message: the peer's SvcAddress (28 octets) with
+//     the new socket's fd as SCM_RIGHTS.
 //
 // The application's end is bound to an abstract Unix name that identifies it after exec or when
 // received from elsewhere: "\0pktd:<family>:<type>:<protocol>:<token>:<instance>" (decimal
@@ -27,7 +31,7 @@
 
 namespace pktd::ctl {
 
-inline constexpr uint32_t kSvcVersion = 1;
+inline constexpr uint32_t kSvcVersion = 2;  // 2: options up to 256 octets (TCP_INFO)
 inline constexpr char kSocketNamePrefix[] = "pktd:";  // after the leading NUL
 
 // Address in the protocol: IPv4 in addr[0..3] (network order); port in host order.
@@ -43,7 +47,10 @@ static_assert(sizeof(SvcAddress) == 28);
 enum class SvcOp : uint32_t {
   socket = 1,       // args: domain, type (without SOCK_NONBLOCK/CLOEXEC), protocol -> reply fd
   bind = 2,         // addr
-  connect = 3,      // addr; family AF_UNSPEC dissolves the association (UDP)
+  connect = 3,      // addr; family AF_UNSPEC dissolves the association (UDP) or aborts (TCP);
+                    // args[0] 1 (streams): reply only when the handshake is decided, and read
+                    // no further request from this connection meanwhile (a blocking connect;
+                    // libpkt sends it on a connection of its own), else EINPROGRESS at once
   getsockname = 4,  // -> addr
   getpeername = 5,  // -> addr (ENOTCONN when not connected)
   setsockopt = 6,   // args: level, name; opt, optlen
@@ -52,7 +59,8 @@ enum class SvcOp : uint32_t {
   listen = 9,       // args: backlog (streams; EOPNOTSUPP on datagram sockets)
 };
 
-inline constexpr size_t kSvcMaxOpt = 64;
+// Room for Linux's struct tcp_info (232 octets in Linux 6.1) and TCP_MD5SIG's 216.
+inline constexpr size_t kSvcMaxOpt = 256;
 
 struct SvcRequest {
   uint32_t version = kSvcVersion;

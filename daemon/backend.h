@@ -64,6 +64,7 @@ class Backend final : public ctl::Backend {
   sockets::SocketService* socket_service_ = nullptr;
 
   void describe_inet(ctl::InterfaceInfo& info);
+  void tcp_sockets(std::vector<ctl::SocketInfo>* out);
 };
 
 }  // namespace pktd::daemon

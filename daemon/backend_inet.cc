@@ -237,9 +237,29 @@ ctl::Result<std::map<std::string, uint64_t>> Backend::buffer_stats() {
           {}};
 }
 
+// TCP's rows as netstat prints them: listeners with their accept queue as Recv-Q (as Linux's
+// /proc/net/tcp), every connection (TIME_WAIT included) with what the connection holds plus what
+// its socket's pair holds: unread by the application (Recv-Q), not yet taken from it (Send-Q).
+void Backend::tcp_sockets(std::vector<ctl::SocketInfo>* out) {
+  tcp::TcpLayer& layer = stack_->tcp();
+  layer.for_each_listener([&](const tcp::Listener& l) {
+    out->push_back({"tcp", text(inet::UdpEndpoint{l.binding().address, l.binding().port}), "*:*",
+                    "LISTEN", l.accept_queue_size(), 0});
+  });
+  layer.for_each_connection([&](const tcp::Connection& c) {
+    std::pair<size_t, size_t> pair{0, 0};
+    if (socket_service_ != nullptr) pair = socket_service_->stream_queues(c);
+    const tcp::Endpoints& e = c.endpoints();
+    out->push_back({"tcp", text(inet::UdpEndpoint{e.local, e.local_port}),
+                    text(inet::UdpEndpoint{e.remote, e.remote_port}), std::string(tcp::state_name(c.state())),
+                    c.received_size() + pair.first, c.send_queue_size() + pair.second});
+  });
+}
+
 ctl::Result<std::vector<ctl::SocketInfo>> Backend::sockets() {
   if (stack_ == nullptr) return {{}, kNoStack};
   ctl::Result<std::vector<ctl::SocketInfo>> r;
+  tcp_sockets(&r.value);
   for (const auto& s : stack_->udp().sockets())
     r.value.push_back({"udp", text(s->local), text(s->remote), "",
                        s->queued_bytes() + (s->held_elsewhere ? s->held_elsewhere() : 0), 0});

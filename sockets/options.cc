@@ -14,8 +14,6 @@
 
 namespace pktd::sockets {
 
-namespace {
-
 // Options Linux accepts on a UDP socket that pktd keeps and reports back but does not act on
 // yet (docs/sockets.md lists them): refusing them would stop programs that set them in passing.
 bool accepted_without_effect(int level, int name) {
@@ -60,9 +58,8 @@ void write_int(ctl::SvcReply* r, uint32_t wanted, int value) {
   std::memcpy(r->opt, &value, sizeof(int));
 }
 
-}  // namespace
-
 int SocketService::Impl::set_option(AppSocket& s, const ctl::SvcRequest& q) {
+  if (s.stream) return set_stream_option(s, q);
   const int level = q.args[0], name = q.args[1];
   if (q.optlen > ctl::kSvcMaxOpt) return EINVAL;
   SocketOptions& o = s.options;
@@ -114,6 +111,7 @@ int SocketService::Impl::set_option(AppSocket& s, const ctl::SvcRequest& q) {
 }
 
 int SocketService::Impl::get_option(AppSocket& s, const ctl::SvcRequest& q, ctl::SvcReply* r) {
+  if (s.stream) return get_stream_option(s, q, r);
   const int level = q.args[0], name = q.args[1];
   const uint32_t wanted = static_cast<uint32_t>(std::max(q.args[2], 0));
   if (q.args[2] < 0) return EINVAL;

@@ -30,13 +30,12 @@ using ctl::SvcOp;
 using ctl::SvcReply;
 using ctl::SvcRequest;
 
-bool is_multicast(wire::Ipv4Address a) { return (a.value >> 28) == 0xE; }
-
 // The application's end is named so that libpkt can recognise it after exec (socket_protocol.h).
 // The name identifies, it does not authorise (a request must carry the fd); it is random so
 // that nobody can take the names of sockets to come (binding them first would make socket()
-// fail). EADDRINUSE: taken, try another.
-int name_app_end(int fd, const AppSocket& s, const std::string& instance) {
+// fail). It also tells pktd when the application has let go of a stream (streams.cc). EADDRINUSE:
+// taken, try another.
+int name_app_end(int fd, AppSocket& s, const std::string& instance) {
   uint64_t token = 0;
   if (getrandom(&token, sizeof token, 0) != sizeof token) return EAGAIN;
   std::string name = std::string(ctl::kSocketNamePrefix) + std::to_string(s.family) + ":" +
@@ -47,7 +46,9 @@ int name_app_end(int fd, const AppSocket& s, const std::string& instance) {
   if (name.size() + 1 > sizeof sun.sun_path) return ENAMETOOLONG;
   std::memcpy(sun.sun_path + 1, name.data(), name.size());  // sun_path[0] = 0: abstract
   auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) == 0 ? 0 : errno;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) return errno;
+  s.name = std::move(name);
+  return 0;
 }
 
 constexpr int kDefaultReceiveBuffer = 212992;  // Linux's rmem_default, as SO_RCVBUF reports it
@@ -58,6 +59,8 @@ SvcReply failed(int error) {
   r.error = error;
   return r;
 }
+
+}  // namespace
 
 // Linux lets a process bind ports below 1024 with CAP_NET_BIND_SERVICE in its effective set.
 // The pid is the one the kernel put on the request.
@@ -76,8 +79,6 @@ bool may_bind_privileged_port(const Caller& who) {
   constexpr int kCapNetBindService = 10;
   return found && (effective >> kCapNetBindService & 1) != 0;
 }
-
-}  // namespace
 
 AppSocket* SocketService::Impl::socket_of(int fd) {
   // Only a Unix socket can be one of ours; asking the socket layer first means that nothing a
@@ -107,6 +108,8 @@ SvcReply SocketService::Impl::execute(const Caller& who, const SvcRequest& q, in
     r = make_socket(who, q, fd_to_pass);
   } else if (AppSocket* s = socket_of(fd); s == nullptr) {
     r = failed(fd < 0 ? EBADF : ENOTSOCK);
+  } else if (s->stream) {
+    r = execute_stream(*s, who, q);
   } else {
     // What the application sent before this request goes first (a send binds an unbound socket,
     // and the request must see that, as on Linux where sends are synchronous). A broken pair
@@ -145,32 +148,42 @@ SvcReply SocketService::Impl::make_socket(const Caller& who, const SvcRequest& q
   int family = q.args[0], type = q.args[1], protocol = q.args[2];
   if (family == AF_INET6) return failed(EAFNOSUPPORT);  // IPv6 comes with its own issue
   if (family != AF_INET) return failed(EAFNOSUPPORT);
-  if (type == SOCK_STREAM) return failed(EPROTONOSUPPORT);  // TCP: the next issue
-  if (type != SOCK_DGRAM) return failed(ESOCKTNOSUPPORT);
-  if (protocol != 0 && protocol != IPPROTO_UDP) return failed(EPROTONOSUPPORT);
-  uint32_t& held = per_user_[who.uid];
-  if (held >= limits_.sockets_per_user) {
+  if (type != SOCK_DGRAM && type != SOCK_STREAM) return failed(ESOCKTNOSUPPORT);
+  const int wanted = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+  if (protocol != 0 && protocol != wanted) return failed(EPROTONOSUPPORT);
+  if (uint32_t held = per_user_[who.uid]; held >= limits_.sockets_per_user) {
     ++counters_.refused_limit;
     PKTD_LOG_WARN("socket service: uid %u already holds %u sockets (the per-user limit); refused pid %d",
                   who.uid, held, who.pid);
     return failed(ENOBUFS);
   }
+  int error = 0;
+  AppSocket* s = new_socket(who, family, type, wanted, fd_to_pass, &error);
+  if (s == nullptr) return failed(error);
+  SvcReply r;
+  r.result = static_cast<int32_t>(s->id & 0x7FFFFFFF);
+  return r;
+}
+
+AppSocket* SocketService::Impl::new_socket(const Caller& who, int family, int type, int protocol,
+                                           int* app_end, int* error) {
   int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+  // A stream's pair carries bytes without boundaries; a datagram socket's, messages.
+  int kind = type == SOCK_STREAM ? SOCK_STREAM : SOCK_SEQPACKET;
+  if (socketpair(AF_UNIX, kind | SOCK_CLOEXEC, 0, pair) != 0) {
     // pktd's own shortage, not the caller's: what Linux says when the system is out of files.
     PKTD_LOG_WARN("socket service: cannot make a socket: %s", std::strerror(errno));
-    return failed(errno == EMFILE || errno == ENFILE ? ENFILE : ENOBUFS);
+    *error = errno == EMFILE || errno == ENFILE ? ENFILE : ENOBUFS;
+    return nullptr;
   }
   fcntl(pair[0], F_SETFL, O_NONBLOCK);  // pktd's end never blocks
   AppSocket s;
   s.id = next_id_++;
   s.family = family;
   s.type = type;
-  s.protocol = IPPROTO_UDP;
+  s.protocol = protocol;
   s.fd = pair[0];
   s.owner = who.uid;
-  s.udp = std::make_shared<inet::UdpSocket>();
-  s.udp->owner = who.uid;
   int named = EADDRINUSE;
   for (int tries = 0; tries < 8 && named == EADDRINUSE; ++tries) named = name_app_end(pair[1], s, instance_);
   struct stat st{};
@@ -181,29 +194,36 @@ SvcReply SocketService::Impl::make_socket(const Caller& who, const SvcRequest& q
                   std::strerror(named != 0 ? named : errno));
     close(pair[0]);
     close(pair[1]);
-    return failed(ENOBUFS);
+    *error = ENOBUFS;
+    return nullptr;
   }
   s.app_end = {st.st_dev, st.st_ino};
   uint64_t id = s.id;
   AppSocket& kept = sockets_[id] = std::move(s);
-  kept.udp->sink = [this, id](const inet::UdpEndpoint& from, std::span<const std::byte> data) {
+  by_app_end_[kept.app_end] = id;
+  ++per_user_[who.uid];
+  ++counters_.sockets_opened;
+  *app_end = pair[1];
+  if (type == SOCK_STREAM) init_stream(kept);
+  else init_datagram(kept);
+  return &kept;
+}
+
+void SocketService::Impl::init_datagram(AppSocket& s) {
+  const uint64_t id = s.id;
+  s.udp = std::make_shared<inet::UdpSocket>();
+  s.udp->owner = s.owner;
+  s.udp->sink = [this, id](const inet::UdpEndpoint& from, std::span<const std::byte> data) {
     auto it = sockets_.find(id);
     return it != sockets_.end() && pass_up(it->second, from, data);
   };
-  kept.udp->on_error = [this, id](int error) {
+  s.udp->on_error = [this, id](int error) {
     if (auto it = sockets_.find(id); it != sockets_.end()) pass_error(it->second, error);
   };
-  kept.udp->held_elsewhere = [fd = kept.fd]() -> size_t {
+  s.udp->held_elsewhere = [fd = s.fd]() -> size_t {
     int unread = 0;  // what the application has not read yet, bookkeeping included (as Linux)
     return ioctl(fd, SIOCOUTQ, &unread) == 0 && unread > 0 ? static_cast<size_t>(unread) : 0;
   };
-  by_app_end_[kept.app_end] = id;
-  ++held;
-  ++counters_.sockets_opened;
-  *fd_to_pass = pair[1];
-  SvcReply r;
-  r.result = static_cast<int32_t>(id & 0x7FFFFFFF);
-  return r;
 }
 
 // Hang-ups are noticed when the set reports them; a program that closes a socket and at once
@@ -298,18 +318,28 @@ int SocketService::Impl::disconnect(AppSocket& s) {
   return 0;
 }
 
+void SocketService::Impl::uncount(AppSocket& s) {
+  if (!s.counted) return;
+  s.counted = false;
+  by_app_end_.erase(s.app_end);
+  if (auto u = per_user_.find(s.owner); u != per_user_.end() && --u->second == 0) per_user_.erase(u);
+  if (!held_listeners_.empty()) retry_listeners_ = true;  // a listener held by the limit may go on
+}
+
 void SocketService::Impl::close_socket(uint64_t id) {
   auto it = sockets_.find(id);
   if (it == sockets_.end()) return;
   AppSocket& s = it->second;
-  if (s.bound && stack_ != nullptr) stack_->udp().unbind(s.udp);
-  s.udp->sink = nullptr;
-  s.udp->on_error = nullptr;
-  s.udp->held_elsewhere = nullptr;
+  if (s.udp) {
+    if (s.bound && stack_ != nullptr) stack_->udp().unbind(s.udp);
+    s.udp->sink = nullptr;
+    s.udp->on_error = nullptr;
+    s.udp->held_elsewhere = nullptr;
+  }
+  if (s.stream) finish_stream(s, false);
   if (set_fd_ >= 0) epoll_ctl(set_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
   closer_.close_later(s.fd);  // its queue may hold descriptors, which the close would close here
-  by_app_end_.erase(s.app_end);
-  if (auto u = per_user_.find(s.owner); u != per_user_.end() && --u->second == 0) per_user_.erase(u);
+  uncount(s);
   sockets_.erase(it);
   ++counters_.sockets_closed;
 }

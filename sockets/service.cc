@@ -39,6 +39,9 @@ void SocketService::stop() { impl_->stop(); }
 const std::string& SocketService::path() const { return impl_->path(); }
 std::map<std::string, uint64_t> SocketService::statistics() const { return impl_->statistics(); }
 size_t SocketService::socket_count() const { return impl_->socket_count(); }
+std::pair<size_t, size_t> SocketService::stream_queues(const tcp::Connection& c) const {
+  return impl_->pair_queues(&c);
+}
 
 // --- start and stop ---
 
@@ -81,6 +84,11 @@ void SocketService::Impl::stop() {
   irq_ = nullptr;
   std::vector<uint64_t> ids;
   for (const auto& [id, s] : sockets_) ids.push_back(id);
+  // The stack outlives the service: its connections are reset, as a host going down would leave
+  // them, and TCP's events no longer come here.
+  for (uint64_t id : ids)
+    if (auto it = sockets_.find(id); it != sockets_.end() && it->second.stream) finish_stream(it->second, true);
+  set_stack(nullptr);
   for (uint64_t id : ids) close_socket(id);
   ids.clear();
   for (const auto& [id, c] : clients_) ids.push_back(id);
@@ -99,7 +107,8 @@ std::map<std::string, uint64_t> SocketService::Impl::statistics() const {
           {"requests", c.requests},
           {"bad_requests", c.bad_requests},
           {"replies_dropped", c.replies_dropped},
-          {"sockets_open", sockets_.size()},
+          {"sockets_open", sockets_.size() - orphans_open()},
+          {"orphans_open", orphans_open()},
           {"sockets_opened", c.sockets_opened},
           {"sockets_closed", c.sockets_closed},
           {"refused_per_user_limit", c.refused_limit},
@@ -113,7 +122,15 @@ std::map<std::string, uint64_t> SocketService::Impl::statistics() const {
           {"errors_passed", c.errors_passed},
           {"dropped_after_shutdown", c.dropped_after_shutdown},
           {"descriptors_refused", c.descriptors_refused},
-          {"errors_dropped", c.errors_dropped}};
+          {"errors_dropped", c.errors_dropped},
+          {"connects_waited", c.connects_waited},
+          {"connections_accepted", c.connections_accepted},
+          {"accepts_failed", c.accepts_failed},
+          {"handoffs_deferred", c.handoffs_deferred},
+          {"accepts_held_by_limit", c.accepts_held_by_limit},
+          {"closes_reset", c.closes_reset},
+          {"orphans", c.orphans},
+          {"octets_discarded_after_shutdown", c.octets_discarded_after_shutdown}};
 }
 
 // --- the private set ---
@@ -128,6 +145,14 @@ bool SocketService::Impl::watch(int fd, uint64_t id) {
 void SocketService::Impl::rearm(int fd, uint64_t id) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.u64 = id;
+  if (epoll_ctl(set_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)
+    PKTD_LOG_ERR("socket service: cannot re-arm an fd: %s", std::strerror(errno));
+}
+
+void SocketService::Impl::set_events(int fd, uint64_t id, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
   ev.data.u64 = id;
   if (epoll_ctl(set_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)
     PKTD_LOG_ERR("socket service: cannot re-arm an fd: %s", std::strerror(errno));
@@ -153,9 +178,11 @@ void SocketService::Impl::handle_ready(const std::vector<uint64_t>& ids) {
     } else if (auto c = clients_.find(id); c != clients_.end()) {
       serve_client(c->second);
     } else if (auto s = sockets_.find(id); s != sockets_.end()) {
-      drain_socket(s->second);
+      if (s->second.stream) stream_ready(s->second);
+      else drain_socket(s->second);
     }  // else closed since it fired
   }
+  if (retry_listeners_) retry_limited_listeners();
 }
 
 // --- service connections ---
@@ -231,9 +258,17 @@ void SocketService::Impl::serve_client(ServiceClient& c) {
       // With SO_PASSCRED on, the kernel attaches them to every message; pid 0 means a sender in
       // a pid namespace pktd cannot see (its uid still holds).
       Caller who{got.sender ? got.sender->uid : c.uid, got.sender ? got.sender->pid : 0};
+      serving_client_ = id;
       r = execute(who, q, got.fds.empty() ? -1 : got.fds[0], &fd_to_pass);
+      serving_client_ = 0;
     }
     for (int fd : got.fds) release_fd(fd);
+    if (reply_deferred_) {
+      // A blocking connect: the reply goes when the handshake is decided (streams.cc), and this
+      // client's next requests wait for it (its entry stays disarmed until then).
+      reply_deferred_ = false;
+      return;
+    }
     if (!send_reply(c.fd, r, fd_to_pass)) {
       ++counters_.replies_dropped;
       PKTD_LOG_WARN("socket service: client pid %d does not read its replies; closing", c.pid);

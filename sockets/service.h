@@ -19,9 +19,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "inet/stack.h"
 #include "runtime/runtime.h"
+
+namespace pktd::tcp {
+class Connection;
+}
 
 namespace pktd::sockets {
 
@@ -53,6 +58,10 @@ class SocketService {
   // Counters for netstat -s ("sockets" group), and how many sockets are open. Stack context.
   std::map<std::string, uint64_t> statistics() const;
   size_t socket_count() const;
+  // What a TCP connection's socket holds in its pair (netstat's queues): octets towards the
+  // application it has not read, and octets it wrote that pktd has not taken. Zeros for a
+  // connection no application holds. Stack context.
+  std::pair<size_t, size_t> stream_queues(const tcp::Connection& c) const;
 
   class Impl;
 

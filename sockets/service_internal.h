@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "sockets/fd_closer.h"
 #include "sockets/service.h"
+#include "sockets/streams.h"
 
 namespace pktd::sockets {
 
@@ -36,6 +38,11 @@ struct Caller {
   uid_t uid = 0;
   pid_t pid = 0;
 };
+
+// Linux lets a process bind ports below 1024 with CAP_NET_BIND_SERVICE in its effective set
+// (requests.cc).
+bool may_bind_privileged_port(const Caller& who);
+inline bool is_multicast(wire::Ipv4Address a) { return (a.value >> 28) == 0xE; }
 
 // One request message as it came (request_io.cc). size: the message's, 0 when the client hung
 // up, -1 with errno. The caller closes every fd in fds.
@@ -69,6 +76,16 @@ struct SocketOptions {
   std::map<std::pair<int, int>, int> without_effect;  // (level, name): accepted, kept, not acted on
 };
 
+// options.cc's helpers, which stream_options.cc shares.
+// Options Linux accepts that pktd keeps and reports back but does not act on (docs/sockets.md).
+bool accepted_without_effect(int level, int name);
+// What one of those reads back: the value set, else Linux's default.
+int stored(const SocketOptions& o, int level, int name);
+// The int an option carries (Linux takes a single byte for the IP options too); false if none.
+bool read_int(const ctl::SvcRequest& q, bool byte_ok, int* value);
+// An int answer, truncated to what the caller asked for as the kernel does.
+void write_int(ctl::SvcReply* r, uint32_t wanted, int value);
+
 // One application socket.
 struct AppSocket {
   uint64_t id = 0;
@@ -76,7 +93,10 @@ struct AppSocket {
   int fd = -1;         // pktd's end of the pair
   std::pair<dev_t, ino_t> app_end{};  // the application's end, which requests carry
   uid_t owner = 0;     // who made it (limits; SO_REUSEPORT groups)
-  std::shared_ptr<inet::UdpSocket> udp;
+  std::string name;    // the application's end's abstract name (without the leading NUL)
+  bool counted = true; // in by_app_end_ and per_user_ (until the application has gone)
+  std::shared_ptr<inet::UdpSocket> udp;        // datagram sockets
+  std::unique_ptr<StreamSocket> stream;        // stream sockets (streams.h)
   bool bound = false;           // in the UDP table
   bool address_chosen = false;  // bind() named an address (a disconnect keeps it)
   bool port_chosen = false;     // bind() named a port
@@ -92,10 +112,17 @@ class SocketService::Impl {
 
   int start(std::string* error);
   void stop();
-  void set_stack(inet::Stack* stack) { stack_ = stack; }
+  void set_stack(inet::Stack* stack);  // streams.cc: TCP's events come to the service
   const std::string& path() const { return path_; }
   std::map<std::string, uint64_t> statistics() const;
   size_t socket_count() const { return sockets_.size(); }
+  // Stream sockets whose application has gone while pktd still sends what it wrote.
+  size_t orphans_open() const {
+    size_t n = 0;
+    for (const auto& [id, s] : sockets_)
+      if (s.stream && s.stream->orphan) ++n;
+    return n;
+  }
 
   // --- service.cc: the set, accepting, reading requests, replying ---
   rt::Process collect_ready();
@@ -105,10 +132,13 @@ class SocketService::Impl {
   void close_client(uint64_t id);
   bool watch(int fd, uint64_t id);
   void rearm(int fd, uint64_t id);
+  // EPOLL_CTL_MOD with these events (stream sockets choose theirs: streams.cc).
+  void set_events(int fd, uint64_t id, uint32_t events);
 
   // --- requests.cc ---
   ctl::SvcReply execute(const Caller& who, const ctl::SvcRequest& q, int fd, int* fd_to_pass);
   ctl::SvcReply make_socket(const Caller& who, const ctl::SvcRequest& q, int* fd_to_pass);
+  void init_datagram(AppSocket& s);
   int bind(AppSocket& s, const ctl::SvcAddress& a, const Caller& who);
   int shutdown(AppSocket& s, int how);
   int connect(AppSocket& s, const ctl::SvcAddress& a);
@@ -121,6 +151,57 @@ class SocketService::Impl {
   void release_fd(int fd);
   void close_socket(uint64_t id);
   size_t close_hung_up(uint16_t port);
+  size_t close_let_go_streams(uint16_t port);  // the same for stream sockets (streams.cc)
+  // Takes a socket out of by_app_end_ and per_user_ (its application has gone). Idempotent.
+  void uncount(AppSocket& s);
+  // A new pair for a socket of this kind: the AppSocket (in sockets_, counted, watched) and the
+  // application's end in *app_end; nullptr with an errno in *error.
+  AppSocket* new_socket(const Caller& who, int family, int type, int protocol, int* app_end,
+                        int* error);
+
+  // --- streams.cc: TCP sockets' requests, their data and their end ---
+  tcp::TcpLayer& tcp();
+  time::TimePoint now() const { return rt_.clock().now(); }
+  void init_stream(AppSocket& s);
+  ctl::SvcReply execute_stream(AppSocket& s, const Caller& who, const ctl::SvcRequest& q);
+  int stream_bind(AppSocket& s, const ctl::SvcAddress& a, const Caller& who);
+  int stream_connect(AppSocket& s, const ctl::SvcRequest& q);
+  int stream_disconnect(AppSocket& s);
+  int stream_listen(AppSocket& s, int backlog);
+  int stream_shutdown(AppSocket& s, int how);
+  int stream_name(AppSocket& s, bool peer, ctl::SvcAddress* out);
+  void start_relay(AppSocket& s, std::shared_ptr<tcp::Connection> c);
+  void stream_ready(AppSocket& s);
+  void connection_event(tcp::Connection& c);
+  // From the set (epoll_event) or the connection: the handshake's outcome, bytes both ways, the
+  // connection's end, then conclude(): close the socket if its application has gone, else re-arm.
+  void service_stream(AppSocket& s, bool epoll_event);
+  void conclude(AppSocket& s, bool epoll_event);
+  void pump(AppSocket& s, bool out, bool in);
+  void settle_connect(AppSocket& s);
+  void connection_ended(AppSocket& s);
+  bool reply_waiters(AppSocket& s, int error);  // true if a waiting client got it
+  void arm_stream(AppSocket& s);
+  bool application_present(AppSocket& s);
+  void application_gone(AppSocket& s);
+  void finish_stream(AppSocket& s, bool abort);
+  void shut_pair(AppSocket& s, int how);
+  std::pair<size_t, size_t> pair_queues(const tcp::Connection* c) const;
+
+  // --- stream_accept.cc: connections a listener hands to its application ---
+  void listener_ready(AppSocket& s);
+  void post_hand_off(AppSocket& listening);
+  void hand_off(AppSocket& listening);
+  bool deliver(AppSocket& listening, AppSocket& accepted);
+  void retry_limited_listeners();
+
+  // --- stream_options.cc ---
+  int set_stream_option(AppSocket& s, const ctl::SvcRequest& q);
+  int set_socket_level(AppSocket& s, int name, int value);
+  int set_ip_level(AppSocket& s, int name, int value);
+  int set_tcp_level(AppSocket& s, int name, int value);
+  int get_stream_option(AppSocket& s, const ctl::SvcRequest& q, ctl::SvcReply* r);
+  int get_tcp_level(AppSocket& s, int name, uint32_t wanted, ctl::SvcReply* r);
 
   // --- options.cc ---
   int set_option(AppSocket& s, const ctl::SvcRequest& q);
@@ -150,6 +231,11 @@ class SocketService::Impl {
   std::map<uint64_t, ServiceClient> clients_;
   std::map<uint64_t, AppSocket> sockets_;
   std::map<std::pair<dev_t, ino_t>, uint64_t> by_app_end_;
+  std::map<const tcp::Connection*, uint64_t> by_connection_;  // stream sockets' connections
+  uint64_t serving_client_ = 0;  // the client whose request execute() answers
+  bool reply_deferred_ = false;  // execute()'s reply waits (a blocking connect)
+  std::set<uint64_t> held_listeners_;  // listening sockets whose owner is at the socket limit
+  bool retry_listeners_ = false; // a socket closed: those may go on
   std::map<uid_t, uint32_t> per_user_;
   std::map<uid_t, uint32_t> connections_per_user_;
   FdCloser closer_;
@@ -163,6 +249,10 @@ class SocketService::Impl {
     uint64_t send_broadcast_refused = 0, send_no_destination = 0, bad_messages = 0;
     uint64_t receive_buffer_full = 0, errors_passed = 0, dropped_after_shutdown = 0;
     uint64_t descriptors_refused = 0, errors_dropped = 0;
+    // Streams.
+    uint64_t connects_waited = 0, connections_accepted = 0, accepts_failed = 0;
+    uint64_t handoffs_deferred = 0, accepts_held_by_limit = 0, closes_reset = 0;
+    uint64_t orphans = 0, octets_discarded_after_shutdown = 0;
   } counters_;
 };
 

@@ -13,7 +13,10 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
+
+#include <sys/types.h>
 
 namespace pktd::sockets {
 
@@ -45,8 +48,11 @@ enum class PumpResult {
 
 class StreamRelay {
  public:
-  // fd: pktd's end of the pair, non-blocking; the relay does not own it.
-  explicit StreamRelay(int fd) : fd_(fd) {}
+  // fd: pktd's end of the pair, non-blocking; the relay does not own it. Descriptors the
+  // application sends along with its bytes (SCM_RIGHTS) are taken in, so that the kernel does not
+  // close them inside pktd's recvmsg (closing some can block), and given to refuse (which closes
+  // them elsewhere); without refuse they are closed here.
+  explicit StreamRelay(int fd, std::function<void(int)> refuse = {}) : fd_(fd), refuse_(std::move(refuse)) {}
 
   // Application -> connection: reads what the connection has room for. scratch is a buffer to
   // read through (one per service, not per connection).
@@ -59,7 +65,10 @@ class StreamRelay {
   bool end_of_file_delivered() const { return in_finished_; }
 
  private:
+  ssize_t receive(std::span<std::byte> into);
+
   int fd_;
+  std::function<void(int)> refuse_;
   bool out_finished_ = false;
   bool in_finished_ = false;
 };

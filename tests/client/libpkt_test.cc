@@ -109,6 +109,25 @@ class Daemon {
   std::string service_path() const { return rundir_ + "/" + instance_ + ".svc"; }
   bool running() const { return pid_ > 0; }
 
+  // Runs `pkt ARGS...` against this pktd; its exit status (-1 if it could not run).
+  int pkt(std::vector<std::string> args) const {
+    args.insert(args.begin(), PKTD_PKT_PATH);
+    std::vector<std::string> env = daemon_environment(rundir_);
+    env.push_back("PKTD_INSTANCE=" + instance_);
+    std::vector<char*> argv = c_strings(args), envp = c_strings(env);
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) dup2(null, STDOUT_FILENO);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
   // Starts pktd and waits until it serves; false (with the reason in *why) if it did not.
   bool start(std::string* why) {
     if (rundir_.empty()) {
@@ -409,9 +428,10 @@ TEST_F(Libpkt, WritevAndReadvMoveOneDatagram) {
 
 // --- what Linux refuses, refused the same way ---
 
-TEST_F(Libpkt, SocketRefusesIpv6AndStreamsForNow) {
+TEST_F(Libpkt, SocketRefusesIpv6ForNow) {
   EXPECT_EQ(error_of(pkt_socket(AF_INET6, SOCK_DGRAM, 0)), EAFNOSUPPORT);
-  EXPECT_EQ(error_of(pkt_socket(AF_INET, SOCK_STREAM, 0)), EPROTONOSUPPORT);
+  EXPECT_EQ(error_of(pkt_socket(AF_INET6, SOCK_STREAM, 0)), EAFNOSUPPORT);
+  EXPECT_EQ(error_of(pkt_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP)), EPROTONOSUPPORT);
 }
 
 TEST_F(Libpkt, BindChecksTheAddressArgument) {
@@ -645,17 +665,329 @@ TEST_F(Libpkt, ThreadsMakeUseAndCloseSocketsTogether) {
   for (size_t t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "thread " << t;
 }
 
+// --- streams (TCP over pktd's lo0) ---
+
+// Routed into lo0 and answered by nobody: a handshake that never ends (Streams::black_hole).
+constexpr char kBlackHoleNet[] = "198.18.255.0/24";
+constexpr char kBlackHole[] = "198.18.255.1";
+
+std::atomic<int> g_signals{0};
+void count_signal(int) { ++g_signals; }
+
+// A handler for signo without SA_RESTART (or with it), the old one restored at the end.
+class SignalHandler {
+ public:
+  SignalHandler(int signo, bool restart) : signo_(signo) {
+    struct sigaction sa {};
+    sa.sa_handler = count_signal;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(signo_, &sa, &old_);
+  }
+  ~SignalHandler() { sigaction(signo_, &old_, nullptr); }
+  SignalHandler(const SignalHandler&) = delete;
+  SignalHandler& operator=(const SignalHandler&) = delete;
+
+ private:
+  int signo_;
+  struct sigaction old_ {};
+};
+
+class Streams : public Libpkt {
+ protected:
+  // A TCP socket whose blocking reads give up after kWaitMs (its connect is not bounded: Linux's
+  // connect waits SO_SNDTIMEO, which stays unset).
+  static pkt::Socket tcp(int type_flags = 0) {
+    std::error_code ec;
+    pkt::Socket s = pkt::Socket::open(AF_INET, SOCK_STREAM | type_flags, 0, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    timeval limit{kWaitMs / 1000, 0};
+    EXPECT_FALSE(s.set_option(SOL_SOCKET, SO_RCVTIMEO, limit));
+    return s;
+  }
+
+  // A listener on 127.0.0.1 and an ephemeral port.
+  static pkt::Socket listener(int backlog = 16) {
+    pkt::Socket s = tcp();
+    EXPECT_FALSE(s.bind(loopback(0)));
+    EXPECT_FALSE(s.listen(backlog));
+    return s;
+  }
+
+  // client connected (blocking) to server, accepted from a listener of its own.
+  static void connected_pair(pkt::Socket* client, pkt::Socket* server) {
+    pkt::Socket l = listener();
+    *client = tcp();
+    std::error_code ec = client->connect(loopback(port_of(l.fd())));
+    ASSERT_FALSE(ec) << ec.message();
+    *server = l.accept(nullptr, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    timeval limit{kWaitMs / 1000, 0};
+    EXPECT_FALSE(server->set_option(SOL_SOCKET, SO_RCVTIMEO, limit));
+  }
+
+  static void black_hole() {
+    // Already there when an earlier test of this pktd added it: pkt then fails, harmlessly.
+    g_pktd->pkt({"route", "add", kBlackHoleNet, "-interface", "lo0"});
+  }
+
+  static bool send_all(int fd, const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = pkt_send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // Up to size bytes, fewer only at end of file or on an error.
+  static std::string receive_all(int fd, size_t size) {
+    std::string got;
+    std::vector<char> buffer(65536);
+    while (got.size() < size) {
+      ssize_t n = pkt_recv(fd, buffer.data(), std::min(buffer.size(), size - got.size()), 0);
+      if (n <= 0) break;
+      got.append(buffer.data(), static_cast<size_t>(n));
+    }
+    return got;
+  }
+};
+
+TEST_F(Streams, StreamSocketDescribesItself) {
+  pkt::Socket s = tcp();
+  EXPECT_EQ(pkt_is_socket(s.fd()), 1);
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_PROTOCOL), IPPROTO_TCP);
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ACCEPTCONN), 0);
+  EXPECT_EQ(int_option(s.fd(), IPPROTO_TCP, TCP_MAXSEG), 536);  // before a connection
+  EXPECT_EQ(error_of(pkt_shutdown(s.fd(), SHUT_RDWR)), ENOTCONN);
+}
+
+TEST_F(Streams, BlockingConnectAndAcceptMeet) {
+  pkt::Socket l = listener(), client = tcp();
+  ASSERT_FALSE(client.connect(loopback(port_of(l.fd()))));
+  sockaddr_in peer{};
+  std::error_code ec;
+  pkt::Socket server = l.accept(&peer, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(pkt_is_socket(server.fd()), 1);
+  EXPECT_EQ(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+  EXPECT_EQ(ntohs(peer.sin_port), port_of(client.fd()));
+  sockaddr_in a{};
+  ASSERT_FALSE(client.peer_address(&a));
+  EXPECT_EQ(ntohs(a.sin_port), port_of(l.fd()));
+  EXPECT_EQ(client.connect(loopback(port_of(l.fd()))), std::errc::already_connected);
+  EXPECT_EQ(int_option(l.fd(), SOL_SOCKET, SO_ACCEPTCONN), 1);
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  ASSERT_EQ(pkt_getsockopt(client.fd(), IPPROTO_TCP, TCP_INFO, &info, &len), 0) << std::strerror(errno);
+  EXPECT_EQ(len, sizeof info);
+  EXPECT_EQ(info.tcpi_state, TCP_ESTABLISHED);
+  EXPECT_GT(info.tcpi_snd_mss, 0U);
+  EXPECT_GE(info.tcpi_rto, 200000U);  // Linux's floor, in microseconds
+}
+
+TEST_F(Streams, BlockingConnectToAClosedPortIsRefused) {
+  pkt::Socket s = tcp();
+  EXPECT_EQ(s.connect(loopback(kClosedPort)), std::errc::connection_refused);
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), 0);  // the connect took it, as Linux's
+}
+
+TEST_F(Streams, NonblockingConnectCompletesWhenThePeerAnswers) {
+  pkt::Socket l = listener(), s = tcp(SOCK_NONBLOCK);
+  EXPECT_EQ(s.connect(loopback(port_of(l.fd()))), std::errc::operation_in_progress);
+  pollfd p{s.fd(), POLLOUT, 0};
+  EXPECT_EQ(poll(&p, 1, kWaitMs), 1);  // at once: docs/sockets.md
+  sockaddr_in a{};
+  EXPECT_TRUE(eventually([&] { return !s.peer_address(&a); }));
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), 0);
+  // As Linux: the next connect reports the outcome (0), the one after EISCONN.
+  EXPECT_FALSE(s.connect(loopback(port_of(l.fd()))));
+  EXPECT_EQ(s.connect(loopback(port_of(l.fd()))), std::errc::already_connected);
+}
+
+TEST_F(Streams, NonblockingConnectRefusedShowsInSoError) {
+  pkt::Socket s = tcp(SOCK_NONBLOCK);
+  EXPECT_EQ(s.connect(loopback(kClosedPort)), std::errc::operation_in_progress);
+  ASSERT_TRUE(readable(s.fd()));  // the failure ends the stream
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), 0);
+}
+
+TEST_F(Streams, ReadAtTheEndOfARefusedConnectIsTheError) {
+  pkt::Socket s = tcp(SOCK_NONBLOCK);
+  EXPECT_EQ(s.connect(loopback(kClosedPort)), std::errc::operation_in_progress);
+  ASSERT_TRUE(readable(s.fd()));
+  char c;
+  EXPECT_EQ(error_of(pkt_recv(s.fd(), &c, 1, 0)), ECONNREFUSED);  // as Linux's recv
+  EXPECT_EQ(pkt_recv(s.fd(), &c, 1, 0), 0);
+}
+
+TEST_F(Streams, FourMebibytesCrossBothWaysIntact) {
+  pkt::Socket client, server;
+  connected_pair(&client, &server);
+  const std::string up = bytes_of(4 << 20, 'u'), down = bytes_of(4 << 20, 'd');
+  std::string got_up, got_down;
+  std::atomic<bool> sent_up{false}, sent_down{false};
+  std::thread writer_up([&] { sent_up = send_all(client.fd(), up); });
+  std::thread writer_down([&] { sent_down = send_all(server.fd(), down); });
+  std::thread reader_up([&] { got_up = receive_all(server.fd(), up.size()); });
+  got_down = receive_all(client.fd(), down.size());
+  for (std::thread* t : {&writer_up, &writer_down, &reader_up}) t->join();
+  EXPECT_TRUE(sent_up && sent_down);
+  EXPECT_TRUE(got_up == up) << got_up.size() << " of " << up.size() << " octets up";
+  EXPECT_TRUE(got_down == down) << got_down.size() << " of " << down.size() << " octets down";
+}
+
+TEST_F(Streams, HalfCloseLetsThePeerFinish) {
+  pkt::Socket client, server;
+  connected_pair(&client, &server);
+  ASSERT_TRUE(send_all(client.fd(), "request"));
+  ASSERT_FALSE(client.shutdown(SHUT_WR));
+  EXPECT_EQ(receive_all(server.fd(), 100), "request");  // then end of file
+  ASSERT_TRUE(send_all(server.fd(), "reply"));
+  ASSERT_FALSE(server.close());
+  EXPECT_EQ(receive_all(client.fd(), 100), "reply");
+  char c;
+  EXPECT_EQ(pkt_recv(client.fd(), &c, 1, 0), 0);
+  EXPECT_EQ(error_of(pkt_send(client.fd(), "x", 1, MSG_NOSIGNAL)), EPIPE);
+  // Without MSG_NOSIGNAL the writer gets SIGPIPE too, as from Linux's TCP.
+  SignalHandler handler(SIGPIPE, true);
+  int before = g_signals;
+  EXPECT_EQ(error_of(pkt_write(client.fd(), "x", 1)), EPIPE);
+  EXPECT_EQ(g_signals, before + 1);
+}
+
+TEST_F(Streams, LingerZeroResetsThePeer) {
+  pkt::Socket client, server;
+  connected_pair(&client, &server);
+  ASSERT_FALSE(client.set_option(SOL_SOCKET, SO_LINGER, linger{1, 0}));
+  ASSERT_FALSE(client.close());
+  char c;
+  EXPECT_EQ(error_of(pkt_recv(server.fd(), &c, 1, 0)), ECONNRESET);
+  EXPECT_EQ(pkt_recv(server.fd(), &c, 1, 0), 0);  // reported once
+  EXPECT_EQ(error_of(pkt_send(server.fd(), "x", 1, MSG_NOSIGNAL)), EPIPE);
+}
+
+TEST_F(Streams, WriteAfterAResetIsTheErrorOnceThenBrokenPipe) {
+  pkt::Socket client, server;
+  connected_pair(&client, &server);
+  ASSERT_TRUE(send_all(client.fd(), "never read"));
+  ASSERT_TRUE(readable(server.fd()));
+  ASSERT_FALSE(server.close());  // bytes unread: a reset (RFC 1122 4.2.2.13)
+  ASSERT_TRUE(readable(client.fd()));
+  EXPECT_EQ(error_of(pkt_send(client.fd(), "x", 1, MSG_NOSIGNAL)), ECONNRESET);
+  EXPECT_EQ(error_of(pkt_send(client.fd(), "x", 1, MSG_NOSIGNAL)), EPIPE);
+}
+
+TEST_F(Streams, AcceptHonoursItsFlagsAndNonblockingListeners) {
+  pkt::Socket l = listener();
+  ASSERT_EQ(fcntl(l.fd(), F_SETFL, O_NONBLOCK), 0);
+  std::error_code ec;
+  l.accept(nullptr, ec);
+  EXPECT_EQ(ec, std::errc::resource_unavailable_try_again);
+  pkt::Socket client = tcp();
+  ASSERT_FALSE(client.connect(loopback(port_of(l.fd()))));
+  ASSERT_TRUE(readable(l.fd()));
+  pkt::Socket server = l.accept(nullptr, ec, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_NE(fcntl(server.fd(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_NE(fcntl(server.fd(), F_GETFD) & FD_CLOEXEC, 0);
+  char c;
+  EXPECT_EQ(error_of(pkt_recv(server.fd(), &c, 1, 0)), EAGAIN);
+  EXPECT_EQ(error_of(pkt_accept(client.fd(), nullptr, nullptr)), EINVAL);  // not listening
+}
+
+TEST_F(Streams, AcceptAfterShutdownOfTheListenerIsInvalid) {
+  pkt::Socket l = listener();
+  ASSERT_FALSE(l.shutdown(SHUT_RD));  // Linux stops listening
+  std::error_code ec;
+  l.accept(nullptr, ec);
+  EXPECT_EQ(ec, std::errc::invalid_argument);
+}
+
+// The handshake's wait holds nothing the process's other threads need, and a signal handler
+// without SA_RESTART ends it with EINTR while the connect goes on.
+TEST_F(Streams, BlockingConnectWaitsAloneAndASignalInterruptsIt) {
+  black_hole();
+  pkt::Socket s = tcp();
+  SignalHandler handler(SIGUSR1, false);
+  std::atomic<bool> done{false};
+  std::atomic<int> error{0};
+  std::thread connecting([&] {
+    sockaddr_in to = pkt::ipv4(kBlackHole, 80);
+    error = error_of(pkt_connect(s.fd(), as_sockaddr(&to), sizeof to));
+    done = true;
+  });
+  // Other threads' calls go on meanwhile (each would wait for the handshake otherwise).
+  EXPECT_TRUE(eventually([&] {
+    sockaddr_in a{};
+    return !s.local_address(&a) && a.sin_port != 0;  // the connect has bound its port
+  }));
+  pkt::Socket other = bound_udp();
+  EXPECT_NE(port_of(other.fd()), 0);
+  // A signal may come before the wait has begun; the one that meets it ends it.
+  EXPECT_TRUE(eventually([&] {
+    if (!done) pthread_kill(connecting.native_handle(), SIGUSR1);
+    return done.load();
+  }));
+  connecting.join();
+  EXPECT_EQ(error, EINTR);
+  // The connect goes on: a later one finds it under way (a non-blocking one: EALREADY).
+  ASSERT_EQ(fcntl(s.fd(), F_SETFL, O_NONBLOCK), 0);
+  sockaddr_in to = pkt::ipv4(kBlackHole, 80);
+  EXPECT_EQ(error_of(pkt_connect(s.fd(), as_sockaddr(&to), sizeof to)), EALREADY);
+}
+
+TEST_F(Streams, SendTimeoutBoundsABlockingConnect) {
+  black_hole();
+  pkt::Socket s = tcp();
+  ASSERT_FALSE(s.set_option(SOL_SOCKET, SO_SNDTIMEO, timeval{0, 100'000}));
+  EXPECT_EQ(s.connect(pkt::ipv4(kBlackHole, 80)), std::errc::operation_in_progress);  // Linux's answer
+}
+
+TEST_F(Streams, OptionsReachTheConnection) {
+  pkt::Socket client, server;
+  connected_pair(&client, &server);
+  EXPECT_FALSE(client.set_option(IPPROTO_TCP, TCP_NODELAY, 1));
+  EXPECT_EQ(int_option(client.fd(), IPPROTO_TCP, TCP_NODELAY), 1);
+  EXPECT_FALSE(client.set_option(SOL_SOCKET, SO_KEEPALIVE, 1));
+  EXPECT_EQ(int_option(client.fd(), SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_FALSE(client.set_option(SOL_SOCKET, SO_SNDBUF, 65536));  // the pair's and pktd's
+  EXPECT_EQ(int_option(client.fd(), SOL_SOCKET, SO_SNDBUF), 131072);
+  char name[16] = "newreno";
+  EXPECT_EQ(pkt_setsockopt(client.fd(), IPPROTO_TCP, TCP_CONGESTION, name, sizeof name), 0);
+  char got[16] = {};
+  socklen_t len = sizeof got;
+  ASSERT_EQ(pkt_getsockopt(client.fd(), IPPROTO_TCP, TCP_CONGESTION, got, &len), 0);
+  EXPECT_STREQ(got, "newreno");
+  EXPECT_EQ(error_of(pkt_setsockopt(client.fd(), IPPROTO_TCP, TCP_CONGESTION, "bbr9", 4)), ENOENT);
+  EXPECT_GT(int_option(client.fd(), IPPROTO_TCP, TCP_MAXSEG), 536);
+  ASSERT_TRUE(send_all(client.fd(), "still flowing"));
+  EXPECT_EQ(receive_all(server.fd(), 13), "still flowing");
+}
+
 // --- pktd gone ---
 
 TEST_F(Libpkt, CallsFailWithNetworkDownWhenPktdIsGone) {
   pkt::Socket s = bound_udp();
   uint16_t port = port_of(s.fd());
+  std::error_code ec;
+  pkt::Socket l = pkt::Socket::open(AF_INET, SOCK_STREAM, 0, ec), stream = pkt::Socket::open(AF_INET, SOCK_STREAM, 0, ec);
+  ASSERT_FALSE(l.bind(loopback(0)) || l.listen(1));
+  ASSERT_FALSE(stream.connect(loopback(port_of(l.fd()))));
+  timeval limit{kWaitMs / 1000, 0};
+  ASSERT_FALSE(stream.set_option(SOL_SOCKET, SO_RCVTIMEO, limit));
   int status = g_pktd->stop(SIGTERM);  // the next test's SetUp starts a new one
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << describe_status(status) << "\n" << g_pktd->output();
   char buffer[8];
   // Each would block or succeed if the socket's end of file were missed; SO_RCVTIMEO bounds recv.
   EXPECT_EQ(error_of(pkt_recv(s.fd(), buffer, sizeof buffer, 0)), ENETDOWN);
+  // A stream too: its end of file is not the peer's FIN.
+  EXPECT_EQ(error_of(pkt_recv(stream.fd(), buffer, sizeof buffer, 0)), ENETDOWN);
+  EXPECT_EQ(error_of(pkt_send(stream.fd(), "x", 1, MSG_NOSIGNAL)), ENETDOWN);
   EXPECT_EQ(error_of(send_to(s.fd(), "x", port)), ENETDOWN);
   EXPECT_EQ(error_of(pkt_socket(AF_INET, SOCK_DGRAM, 0)), ENETDOWN);
 }

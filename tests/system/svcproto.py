@@ -4,9 +4,12 @@ import array
 import socket
 import struct
 
-REQUEST = "=IIQ4iHHII16sI64s"   # SvcRequest: 128 bytes
-REPLY = "=IIQiiHHII16sI64s"     # SvcReply: 120 bytes
+VERSION = 2
+MAX_OPT = 256
+REQUEST = "=IIQ4iHHII16sI256s"   # SvcRequest: 320 bytes
+REPLY = "=IIQiiHHII16sI256s"     # SvcReply: 312 bytes
 HEADER = "=HHiHHII16s"          # DgramHeader: 36 bytes
+ADDRESS = "=HHII16s"             # SvcAddress: 28 bytes (a connection on a listening stream's pair)
 HEADER_SIZE = struct.calcsize(HEADER)
 
 OP = {"socket": 1, "bind": 2, "connect": 3, "getsockname": 4, "getpeername": 5,
@@ -46,14 +49,18 @@ class Service:
         self.conn.close()
 
     def request(self, op, args=(0, 0, 0, 0), addr=address(family=0), opt=b"", fds=()):
-        self.seq += 1
-        msg = struct.pack(REQUEST, 1, OP[op], self.seq, *args, *addr, len(opt), opt.ljust(64, b"\0"))
-        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
-        self.conn.sendmsg([msg], ancillary)
+        self.send(op, args, addr, opt, fds)
         return self.reply()
 
+    def send(self, op, args=(0, 0, 0, 0), addr=address(family=0), opt=b"", fds=()):
+        """A request without waiting for its reply."""
+        self.seq += 1
+        msg = struct.pack(REQUEST, VERSION, OP[op], self.seq, *args, *addr, len(opt), opt.ljust(MAX_OPT, b"\0"))
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        self.conn.sendmsg([msg], ancillary)
+
     def reply(self):
-        data, ancillary, _, _ = self.conn.recvmsg(512, socket.CMSG_SPACE(4 * 4))
+        data, ancillary, _, _ = self.conn.recvmsg(1024, socket.CMSG_SPACE(4 * 4))
         fd = None
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -71,14 +78,30 @@ class Service:
     def bind(self, sock, ip="0.0.0.0", port=0):
         return self.on("bind", sock, addr=address(ip, port))
 
-    def connect(self, sock, ip, port):
-        return self.on("connect", sock, addr=address(ip, port))
+    def connect(self, sock, ip, port, wait=False):
+        """wait: a blocking stream connect (the reply comes when the handshake is decided)."""
+        return self.on("connect", sock, args=(1 if wait else 0, 0, 0, 0), addr=address(ip, port))
+
+    def listen(self, sock, backlog=16):
+        return self.on("listen", sock, args=(backlog, 0, 0, 0))
 
     def setsockopt(self, sock, level, name, value):
         return self.on("setsockopt", sock, args=(level, name, 0, 0), opt=struct.pack("=i", value))
 
     def getsockopt(self, sock, level, name, size=4):
         return self.on("getsockopt", sock, args=(level, name, size, 0))
+
+
+def accept(listener):
+    """The next connection on a listening stream's application end: (socket, peer address), or
+    None at end of file."""
+    data, ancillary, _, _ = listener.recvmsg(struct.calcsize(ADDRESS), socket.CMSG_SPACE(4))
+    fds = [array.array("i", payload[:4])[0] for level, kind, payload in ancillary
+           if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS]
+    if not data:
+        return None
+    assert len(data) == struct.calcsize(ADDRESS) and len(fds) == 1, (data, ancillary)
+    return socket.socket(fileno=fds[0]), unpack_address(*struct.unpack(ADDRESS, data))
 
 
 def send_to(sock, payload, ip=None, port=0):

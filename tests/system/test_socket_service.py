@@ -10,14 +10,18 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from pktdtest import Daemon, eventually  # noqa: E402
 import svcproto  # noqa: E402
-from svcproto import DATA, ERROR, HEADER, Service, receive, send_to  # noqa: E402
+from svcproto import DATA, ERROR, HEADER, Service, accept, receive, send_to  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
+# Routed into lo0 by the tests that need it, and answered by nobody: a handshake that never ends.
+BLACK_HOLE_NET, BLACK_HOLE = "198.18.255.0/24", "198.18.255.1"
+TCP_STATE_ESTABLISHED, TCP_STATE_LISTEN = 1, 10  # tcp_info.tcpi_state (include/net/tcp_states.h)
 IP_MTU_DISCOVER = 10  # <linux/in.h>; Python's socket module does not name it
 SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
                      "runtime error:")
@@ -184,7 +188,8 @@ class Errors(ServiceTest):
         self.assertEqual(self.svc.on("listen", a, args=(5, 0, 0, 0)).error, errno.EOPNOTSUPP)
         self.assertEqual(self.svc.on("shutdown", a, args=(socket.SHUT_RDWR, 0, 0, 0)).error, errno.ENOTCONN)
         self.assertEqual(self.svc.connect(b, "203.0.113.1", 9).error, errno.ENETUNREACH)  # no route
-        self.assertEqual(self.svc.socket(kind=socket.SOCK_STREAM)[0].error, errno.EPROTONOSUPPORT)
+        self.assertEqual(self.svc.socket(kind=socket.SOCK_STREAM, protocol=socket.IPPROTO_UDP)[0].error,
+                         errno.EPROTONOSUPPORT)
         self.assertEqual(self.svc.socket(family=socket.AF_INET6)[0].error, errno.EAFNOSUPPORT)
         self.assertEqual(self.svc.socket(kind=socket.SOCK_RAW)[0].error, errno.ESOCKTNOSUPPORT)
         self.assertEqual(self.svc.socket(protocol=socket.IPPROTO_TCP)[0].error, errno.EPROTONOSUPPORT)
@@ -267,7 +272,8 @@ class HostileClients(ServiceTest):
         fds_before = self.pktd_fds_now_that_we_are_connected()
         self.svc.conn.send(b"short")
         self.assertEqual(self.svc.reply().error, errno.EPROTO)
-        bad_version = struct.pack(svcproto.REQUEST, 99, 1, 1, 2, 2, 0, 0, *svcproto.address(), 0, bytes(64))
+        bad_version = struct.pack(svcproto.REQUEST, 99, 1, 1, 2, 2, 0, 0, *svcproto.address(), 0,
+                                  bytes(svcproto.MAX_OPT))
         self.svc.conn.send(bad_version)
         self.assertEqual(self.svc.reply().error, errno.EPROTO)
         self.svc.conn.send(bytes(4096))
@@ -291,7 +297,8 @@ class HostileClients(ServiceTest):
     def test_a_client_that_does_not_read_its_replies_is_dropped(self):
         greedy = self.connect()
         greedy.conn.setblocking(False)
-        request = struct.pack(svcproto.REQUEST, 1, 4, 1, 0, 0, 0, 0, *svcproto.address(), 0, bytes(64))
+        request = struct.pack(svcproto.REQUEST, svcproto.VERSION, 4, 1, 0, 0, 0, 0, *svcproto.address(), 0,
+                              bytes(svcproto.MAX_OPT))
         dropped = False
         for _ in range(100000):
             try:
@@ -319,6 +326,346 @@ class HostileClients(ServiceTest):
         eventually(lambda: self.sockets_counter("sockets_open") == 1, what="the closed socket to go")
 
 
+def read_exactly(sock, size):
+    data = bytearray()
+    while len(data) < size:
+        assert readable(sock), f"{len(data)} of {size} octets"
+        chunk = sock.recv(size - len(data))
+        assert chunk, f"end of file after {len(data)} of {size} octets"
+        data += chunk
+    return bytes(data)
+
+
+def read_to_end(sock):
+    data = bytearray()
+    while True:
+        assert readable(sock), f"no end of file after {len(data)} octets"
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+class StreamTest(ServiceTest):
+    def stream(self, svc=None):
+        r, sock = (svc or self.svc).socket(kind=socket.SOCK_STREAM)
+        self.assertEqual((r.result >= 0, r.error), (True, 0))
+        self.addCleanup(sock.close)
+        return sock
+
+    def listener(self, port, backlog=16):
+        s = self.stream()
+        self.assertEqual(self.svc.bind(s, LOOPBACK, port).error, 0)
+        self.assertEqual(self.svc.listen(s, backlog).error, 0)
+        return s
+
+    def accepted(self, listener):
+        self.assertTrue(readable(listener))
+        conn, peer = accept(listener)
+        self.addCleanup(conn.close)
+        return conn, peer
+
+    def connected_pair(self, port):
+        """(client, server) over lo0 through a new listener on port."""
+        lst = self.listener(port)
+        client = self.stream()
+        self.assertEqual(self.svc.connect(client, LOOPBACK, port).error, errno.EINPROGRESS)
+        server, _ = self.accepted(lst)
+        return client, server
+
+    def tcp_counter(self, name):
+        return self.daemon.counters().get("tcp", {}).get(name, 0)
+
+    def tcp_rows(self):
+        return [r for r in self.daemon.pkt_json("netstat", "-an") if r["protocol"] == "tcp"]
+
+    def black_hole(self):
+        self.daemon.pkt("route", "add", BLACK_HOLE_NET, "-interface", "lo0", check=True)
+
+    def shutdown(self, sock, how):
+        return self.svc.on("shutdown", sock, args=(how, 0, 0, 0)).error
+
+
+class Streams(StreamTest):
+    def test_a_connection_carries_bytes_both_ways_and_netstat_shows_it(self):
+        lst = self.listener(8100)
+        client = self.stream()
+        self.assertEqual(self.svc.connect(client, LOOPBACK, 8100).error, errno.EINPROGRESS)
+        server, peer = self.accepted(lst)
+        self.assertEqual(peer, self.svc.on("getsockname", client).address)
+        self.assertEqual(self.svc.on("getpeername", server).address, peer)
+        self.assertEqual(self.svc.on("getsockname", server).address, (LOOPBACK, 8100))
+        eventually(lambda: self.svc.on("getpeername", client).address == (LOOPBACK, 8100),
+                   what="the client to be connected")
+        for writer, reader in ((client, server), (server, client)):
+            payload = os.urandom(1 << 20)
+            sender = threading.Thread(target=writer.sendall, args=(payload,))
+            sender.start()
+            self.assertEqual(read_exactly(reader, len(payload)), payload)
+            sender.join()
+        # Bytes the application has not read are netstat's Recv-Q (pair and connection together).
+        server.sendall(b"x" * 1000)
+        client_row = (f"{LOOPBACK}:{peer[1]}", f"{LOOPBACK}:8100")
+        eventually(lambda: any((r["local"], r["remote"]) == client_row and r["state"] == "ESTABLISHED"
+                               and r["recv_queue"] >= 1000 for r in self.tcp_rows()),
+                   what="the client's row with 1000 octets unread")
+        rows = {(r["local"], r["remote"], r["state"]) for r in self.tcp_rows()}
+        self.assertIn((f"{LOOPBACK}:8100", "*:*", "LISTEN"), rows)
+        self.assertIn((f"{LOOPBACK}:8100", f"{LOOPBACK}:{peer[1]}", "ESTABLISHED"), rows)
+        self.assertGreaterEqual(self.tcp_counter("passive_opens"), 1)
+        self.assertGreaterEqual(self.sockets_counter("connections_accepted"), 1)
+
+    def test_a_blocking_connect_is_answered_when_the_handshake_is_decided(self):
+        self.listener(8101)
+        waiting = self.connect()  # a service connection of its own, as libpkt opens for it
+        c = self.stream()
+        r = waiting.connect(c, LOOPBACK, 8101, wait=True)
+        self.assertEqual((r.result, r.error), (0, 0))
+        self.assertEqual(self.svc.on("getpeername", c).address, (LOOPBACK, 8101))
+        self.assertEqual(self.svc.connect(c, LOOPBACK, 8101).error, errno.EISCONN)
+        refused = self.stream()
+        self.assertEqual(waiting.connect(refused, LOOPBACK, 8102, wait=True).error, errno.ECONNREFUSED)
+        # The connect took the error, as Linux's does.
+        self.assertEqual(self.svc.getsockopt(refused, socket.SOL_SOCKET, socket.SO_ERROR).int_value(), 0)
+        # While a handshake is undecided, that connection's next request waits behind it; others
+        # are served.
+        self.black_hole()
+        stuck = self.stream()
+        waiting.send("connect", args=(1, 0, 0, 0), addr=svcproto.address(BLACK_HOLE, 80), fds=(stuck.fileno(),))
+        waiting.send("getsockname", fds=(c.fileno(),))
+        eventually(lambda: any(r["state"] == "SYN_SENT" for r in self.tcp_rows()), what="the SYN_SENT row")
+        self.assertEqual(self.svc.on("getsockname", stuck).error, 0)
+        self.assertEqual(self.sockets_counter("connects_waited"), 3)
+        stuck.close()  # its application has gone: the connect ends, and then the queued request
+        first, second = waiting.reply(), waiting.reply()
+        self.assertEqual((first.op, first.result, first.error), (svcproto.OP["connect"], -1, errno.ECONNABORTED))
+        self.assertEqual((second.op, second.address), (svcproto.OP["getsockname"], peer_of(self, c)))
+
+    def test_a_refused_nonblocking_connect_reports_through_so_error(self):
+        c = self.stream()
+        self.assertEqual(self.svc.connect(c, LOOPBACK, 8103).error, errno.EINPROGRESS)
+        self.assertTrue(readable(c))
+        self.assertEqual(c.recv(10), b"")  # the pair is shut both ways: libpkt asks SO_ERROR
+        self.assertEqual(self.svc.getsockopt(c, socket.SOL_SOCKET, socket.SO_ERROR).int_value(),
+                         errno.ECONNREFUSED)
+        self.assertEqual(self.svc.getsockopt(c, socket.SOL_SOCKET, socket.SO_ERROR).int_value(), 0)
+        with self.assertRaises(BrokenPipeError):
+            c.send(b"x")
+        # Linux would answer ECONNABORTED too, once; pktd's socket cannot connect again.
+        self.assertEqual(self.svc.connect(c, LOOPBACK, 8103).error, errno.ECONNABORTED)
+
+    def test_connect_listen_and_bind_answer_as_linux(self):
+        self.black_hole()
+        c = self.stream()
+        self.assertEqual(self.svc.connect(c, BLACK_HOLE, 80).error, errno.EINPROGRESS)
+        self.assertEqual(self.svc.connect(c, BLACK_HOLE, 80).error, errno.EALREADY)
+        self.assertEqual(self.svc.on("getpeername", c).error, errno.ENOTCONN)  # SYN_SENT
+        self.assertEqual(self.svc.listen(c).error, errno.EINVAL)
+        self.assertEqual(self.svc.bind(c, LOOPBACK, 8120).error, errno.EINVAL)
+        self.assertIn("SYN_SENT", {r["state"] for r in self.tcp_rows()})
+        # listen() without bind() takes an ephemeral port, as Linux does.
+        lst = self.stream()
+        self.assertEqual(self.svc.listen(lst, -1).error, 0)  # a negative backlog is somaxconn
+        port = self.svc.on("getsockname", lst).address[1]
+        self.assertGreaterEqual(port, 32768)
+        self.assertEqual(self.svc.getsockopt(lst, socket.SOL_SOCKET, socket.SO_ACCEPTCONN).int_value(), 1)
+        self.assertEqual(self.svc.listen(lst, 4).error, 0)  # again: a new backlog
+        self.assertEqual(self.svc.connect(lst, LOOPBACK, 8121).error, errno.EISCONN)
+        other = self.stream()
+        self.assertEqual(self.svc.bind(other, "0.0.0.0", port).error, errno.EADDRINUSE)
+        self.assertEqual(self.svc.bind(other, LOOPBACK, 8122).error, 0)
+        self.assertEqual(self.svc.bind(other, LOOPBACK, 8123).error, errno.EINVAL)
+        self.assertEqual(self.svc.connect(other, "224.0.0.1", 80).error, errno.ENETUNREACH)
+        # A listener's port is free again as soon as its application lets go.
+        lst.close()
+        again = self.stream()
+        self.assertEqual(self.svc.bind(again, "0.0.0.0", port).error, 0)
+        self.assertEqual(self.svc.listen(again).error, 0)
+
+    def test_the_application_keeps_a_socket_shut_both_ways_until_it_closes_it(self):
+        """pktd's end of a pair both of whose directions are done reports POLLHUP while the
+        application still holds it: that must not be taken for its close."""
+        open_at_start = self.sockets_counter("sockets_open")
+        client, server = self.connected_pair(8104)
+        self.assertEqual(self.shutdown(client, socket.SHUT_WR), 0)
+        self.assertEqual(read_to_end(server), b"")  # the FIN
+        server.sendall(b"the last word")
+        server.close()
+        self.assertEqual(read_to_end(client), b"the last word")
+        with self.assertRaises(BrokenPipeError):
+            client.send(b"after SHUT_WR")
+        eventually(lambda: self.sockets_counter("sockets_open") == open_at_start + 2,
+                   what="the server's socket to close")
+        self.daemon.pkt("netstat", "-s", check=True)  # a round trip through pktd after the hang-up
+        self.assertEqual(self.sockets_counter("sockets_open"), open_at_start + 2)
+        self.assertEqual(self.svc.on("getpeername", client).error, errno.ENOTCONN)  # it has ended
+        self.assertEqual(self.svc.on("getsockname", client).error, 0)  # but the socket is there
+        client.close()
+        eventually(lambda: self.sockets_counter("sockets_open") == open_at_start + 1,
+                   what="the client's socket to close")
+        # The other order: the peer's FIN first, then the application's SHUT_WR.
+        client, server = self.connected_pair(8105)
+        server.close()
+        self.assertEqual(read_to_end(client), b"")
+        self.assertEqual(self.shutdown(client, socket.SHUT_WR), 0)
+        eventually(lambda: self.sockets_counter("sockets_open") == open_at_start + 3,
+                   what="the second server's socket to close")
+        self.daemon.pkt("netstat", "-s", check=True)
+        self.assertEqual(self.sockets_counter("sockets_open"), open_at_start + 3)
+        client.close()
+        eventually(lambda: self.sockets_counter("sockets_open") == open_at_start + 2,
+                   what="the second client's socket to close")
+
+    def test_closing_with_unread_bytes_or_linger_zero_resets_the_peer(self):
+        client, server = self.connected_pair(8106)
+        self.assertEqual(self.svc.on("setsockopt", client, args=(socket.SOL_SOCKET, socket.SO_LINGER, 0, 0),
+                                     opt=struct.pack("=ii", 1, 0)).error, 0)
+        client.close()
+        self.assertEqual(read_to_end(server), b"")
+        self.assertEqual(self.svc.getsockopt(server, socket.SOL_SOCKET, socket.SO_ERROR).int_value(),
+                         errno.ECONNRESET)
+        client, server = self.connected_pair(8107)
+        client.sendall(b"never read")
+        self.assertTrue(readable(server))
+        server.close()
+        self.assertEqual(read_to_end(client), b"")
+        self.assertEqual(self.svc.getsockopt(client, socket.SOL_SOCKET, socket.SO_ERROR).int_value(),
+                         errno.ECONNRESET)
+        self.assertEqual(self.sockets_counter("closes_reset"), 2)
+
+    def test_an_orderly_close_sends_everything_first(self):
+        client, server = self.connected_pair(8108)
+        payload = os.urandom(3 << 20)  # more than the pair and the send buffer hold at once
+        sender = threading.Thread(target=lambda: (server.sendall(payload), server.close()))
+        sender.start()
+        self.assertEqual(read_to_end(client), payload)
+        sender.join()
+        self.assertEqual(self.svc.getsockopt(client, socket.SOL_SOCKET, socket.SO_ERROR).int_value(), 0)
+        eventually(lambda: self.sockets_counter("orphans_open") == 0, what="no orphan left")
+
+    def test_unaccepted_connections_push_back_on_the_listener(self):
+        lst = self.listener(8109, backlog=1)
+        clients = []
+        for i in range(12):  # more than the pair (6), the hand-off (1) and the queues (1 + 1) hold
+            c = self.stream()
+            self.assertEqual(self.svc.connect(c, LOOPBACK, 8109).error, errno.EINPROGRESS)
+            c.sendall(bytes([i]))  # queued until the handshake ends; it also carries a lost ACK
+            clients.append(c)
+        eventually(lambda: self.sockets_counter("handoffs_deferred") > 0, what="the listening pair full")
+        eventually(lambda: self.tcp_counter("listen_overflows") > 0, what="the accept queue full")
+        self.assertTrue(any(r["state"] == "LISTEN" and r["recv_queue"] >= 1 for r in self.tcp_rows()))
+        # Accepting makes room: every connection arrives, in the end, with its own octet.
+        seen = set()
+        for _ in clients:
+            self.assertTrue(readable(lst, 30))
+            conn, _ = accept(lst)
+            self.addCleanup(conn.close)
+            seen.add(read_exactly(conn, 1)[0])
+        self.assertEqual(seen, set(range(len(clients))))
+
+    def test_options_read_back_as_linux_reports_them(self):
+        client, server = self.connected_pair(8110)
+        get = self.svc.getsockopt
+        self.assertEqual(get(client, socket.SOL_SOCKET, socket.SO_TYPE).int_value(), socket.SOCK_STREAM)
+        self.assertEqual(get(client, socket.SOL_SOCKET, socket.SO_PROTOCOL).int_value(), socket.IPPROTO_TCP)
+        self.assertEqual(get(client, socket.SOL_SOCKET, socket.SO_ACCEPTCONN).int_value(), 0)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_NODELAY).int_value(), 0)
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1).error, 0)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_NODELAY).int_value(), 1)
+        self.assertEqual(self.svc.setsockopt(client, socket.SOL_SOCKET, socket.SO_RCVBUF, 10000).error, 0)
+        self.assertEqual(get(client, socket.SOL_SOCKET, socket.SO_RCVBUF).int_value(), 20000)
+        self.assertEqual(get(server, socket.SOL_SOCKET, socket.SO_RCVBUF).int_value(), 131072)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE).int_value(), 7200)
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 0).error, errno.EINVAL)
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 128).error, errno.EINVAL)
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10).error, 0)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL).int_value(), 10)
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, -1).error, errno.EINVAL)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).opt.rstrip(b"\0"), b"cubic")
+        algorithm = self.svc.on("setsockopt", client, args=(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 0, 0),
+                                opt=b"newreno")
+        self.assertEqual(algorithm.error, 0)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).opt.rstrip(b"\0"), b"newreno")
+        nope = self.svc.on("setsockopt", client, args=(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 0, 0), opt=b"nope")
+        self.assertEqual(nope.error, errno.ENOENT)
+        self.assertGreater(get(client, socket.IPPROTO_TCP, socket.TCP_MAXSEG).int_value(), 536)
+        info = get(client, socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+        self.assertEqual(len(info.opt), 232)
+        state, *_ = struct.unpack_from("=B", info.opt, 0)
+        rto, _ato, snd_mss, rcv_mss = struct.unpack_from("=4I", info.opt, 8)
+        self.assertEqual(state, TCP_STATE_ESTABLISHED)
+        self.assertGreaterEqual(rto, 200000)  # Linux's floor, in microseconds
+        self.assertGreater(snd_mss, 0)
+        self.assertGreater(rcv_mss, 0)
+        self.assertEqual(struct.unpack_from("=B", get(self.listener(8111), socket.IPPROTO_TCP,
+                                                      socket.TCP_INFO, 8).opt)[0], TCP_STATE_LISTEN)
+        # Accepted without effect (docs/sockets.md), and read back.
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_QUICKACK).int_value(), 1)
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5).error, 0)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT).int_value(), 5)
+        # What a Linux TCP socket refuses.
+        self.assertEqual(self.svc.setsockopt(client, socket.IPPROTO_TCP, socket.TCP_INFO, 1).error, errno.ENOPROTOOPT)
+        self.assertEqual(get(client, socket.IPPROTO_TCP, 99).error, errno.ENOPROTOOPT)
+        self.assertEqual(get(client, socket.IPPROTO_UDP, 1).error, errno.ENOPROTOOPT)
+        # Children inherit the listener's options, as on Linux.
+        lst = self.listener(8112)
+        self.assertEqual(self.svc.setsockopt(lst, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1).error, 0)
+        c = self.stream()
+        self.svc.connect(c, LOOPBACK, 8112)
+        child, _ = self.accepted(lst)
+        self.assertEqual(get(child, socket.IPPROTO_TCP, socket.TCP_NODELAY).int_value(), 1)
+
+    def test_shutdown_answers_as_linux(self):
+        s = self.stream()
+        self.assertEqual(self.shutdown(s, socket.SHUT_RDWR), errno.ENOTCONN)
+        self.assertEqual(self.shutdown(s, 7), errno.EINVAL)
+        client, server = self.connected_pair(8113)
+        server.sendall(b"queued before")
+        self.assertTrue(readable(client))
+        self.assertEqual(self.shutdown(client, socket.SHUT_RD), 0)
+        self.assertEqual(read_to_end(client), b"queued before")
+        server.sendall(b"x" * 5000)  # taken and dropped (Linux would keep it for a recv)
+        eventually(lambda: self.sockets_counter("octets_discarded_after_shutdown") == 5000,
+                   what="the late octets dropped")
+        client.sendall(b"still sending")  # SHUT_RD leaves the other direction alone
+        self.assertEqual(read_exactly(server, 13), b"still sending")
+        # SHUT_RD on a listener stops it: its application reads end of file, new SYNs are refused.
+        lst = self.listener(8114)
+        self.assertEqual(self.shutdown(lst, socket.SHUT_RD), 0)
+        self.assertEqual(read_to_end(lst), b"")
+        self.assertEqual(self.svc.getsockopt(lst, socket.SOL_SOCKET, socket.SO_ACCEPTCONN).int_value(), 0)
+        waiting = self.connect()
+        self.assertEqual(waiting.connect(self.stream(), LOOPBACK, 8114, wait=True).error, errno.ECONNREFUSED)
+
+    def test_descriptors_and_garbage_on_stream_pairs_are_refused_not_fatal(self):
+        fds_before = self.pktd_fds_now_that_we_are_connected()
+        first = self.listener(8115)
+        client = self.stream()
+        self.svc.connect(client, LOOPBACK, 8115)
+        server, _ = self.accepted(first)
+        with open("/etc/hostname") as f:
+            client.sendmsg([b"bytes"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+        self.assertEqual(read_exactly(server, 5), b"bytes")
+        self.assertEqual(self.sockets_counter("descriptors_refused"), 1)
+        lst = self.listener(8116)
+        lst.sendall(b"a listener carries no bytes")  # ignored
+        c = self.stream()
+        self.svc.connect(c, LOOPBACK, 8116)
+        child, _ = self.accepted(lst)
+        unconnected = self.stream()
+        unconnected.sendall(b"before connect")  # kept: they go once it connects (docs/sockets.md)
+        for sock in (client, server, first, lst, c, child, unconnected):
+            sock.close()
+        eventually(lambda: self.sockets_counter("sockets_open") == 0, what="every socket to close")
+        # Nothing left behind in pktd (pkt's control connection closes soon after its answer).
+        eventually(lambda: self.pktd_fds() <= fds_before, what="pktd's fds to return to where they were")
+        self.assertTrue(self.can_make_a_socket())
+
+
+def peer_of(test, sock):
+    return test.svc.on("getsockname", sock).address
+
+
 class Limits(ServiceTest):
     daemon_args = ("-p", "tcpip,sockets_per_user=5")
 
@@ -330,14 +677,57 @@ class Limits(ServiceTest):
         held[0].close()
         eventually(self.can_make_a_socket, what="room for one more socket")
 
+    def test_accepted_connections_count_for_the_listeners_owner(self):
+        r, lst = self.svc.socket(kind=socket.SOCK_STREAM)
+        self.addCleanup(lst.close)
+        self.assertEqual(self.svc.bind(lst, LOOPBACK, 8200).error, 0)
+        self.assertEqual(self.svc.listen(lst).error, 0)
+        # Five connections from another user: four fit root's limit beside the listener.
+        script = ("import sys; sys.path.insert(0, %r); import svcproto, socket\n"
+                  "s = svcproto.Service(%r); w = svcproto.Service(%r); held = []\n"
+                  "for _ in range(5):\n"
+                  "    r, c = s.socket(kind=socket.SOCK_STREAM); held.append(c)\n"
+                  "    print(w.connect(c, '127.0.0.1', 8200, wait=True).error, flush=True)\n"
+                  "sys.stdin.read()\n" % (os.path.dirname(__file__), self.path, self.path))
+        nobody = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                   sys.executable, "-c", script], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.addCleanup(nobody.wait)
+        self.addCleanup(nobody.stdout.close)
+        self.addCleanup(nobody.stdin.close)
+        self.assertEqual([nobody.stdout.readline().strip() for _ in range(5)], ["0"] * 5)
+        conns = []
+        for _ in range(4):
+            self.assertTrue(readable(lst))
+            conns.append(accept(lst)[0])
+        eventually(lambda: self.sockets_counter("accepts_held_by_limit") == 1, what="the fifth held")
+        self.assertEqual(self.svc.socket()[0].error, errno.ENOBUFS)
+        conns[0].close()  # a socket closes: the fifth connection comes
+        self.assertTrue(readable(lst))
+        conns.append(accept(lst)[0])
+        for c in conns:
+            c.close()
+
 
 class Shutdown(ServiceTest):
     def test_stopping_pktd_ends_every_socket_and_connection(self):
         s = self.new_socket()
         self.assertEqual(self.svc.bind(s, LOOPBACK, 7400).result, 0)
+        r, lst = self.svc.socket(kind=socket.SOCK_STREAM)
+        self.addCleanup(lst.close)
+        self.assertEqual((self.svc.bind(lst, LOOPBACK, 7401).error, self.svc.listen(lst).error), (0, 0))
+        r, client = self.svc.socket(kind=socket.SOCK_STREAM)
+        self.addCleanup(client.close)
+        self.assertEqual(self.svc.connect(client, LOOPBACK, 7401).error, errno.EINPROGRESS)
+        self.assertTrue(readable(lst))
+        server, _ = accept(lst)
+        self.addCleanup(server.close)
         self.daemon.proc.send_signal(signal.SIGTERM)
         self.assertTrue(readable(s, 20))
         self.assertEqual(s.recv(100), b"")  # end of file: libpkt turns it into ENETDOWN
+        for stream in (lst, client, server):
+            self.assertTrue(readable(stream, 20))
+            self.assertEqual(stream.recv(100), b"")
         self.assertTrue(readable(self.svc.conn, 20))
         self.assertEqual(self.svc.conn.recv(100), b"")
         self.assertEqual(self.daemon.proc.wait(20), 0)

@@ -203,8 +203,10 @@ void Connection::accept_cookie(const SegmentIn& ack, Seq iss, std::uint16_t peer
   ts_offset_ = 0;
   irs_ = ack.seq - 1;
   rcv_nxt_ = ack.seq;
-  rcv_adv_ = rcv_nxt_;
-  if (!peer_wscale) rcv_wscale_ = 0;  // what our cookie SYN-ACK announced
+  // The window our cookie SYN-ACK announced (unscaled, RFC 7323 2.2): data may already be in
+  // flight within it.
+  rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(config_.receive_buffer, 65535));
+  if (!peer_wscale) rcv_wscale_ = 0;
   negotiate(theirs, true);
   snd_wnd_ = static_cast<std::uint32_t>(ack.window) << snd_wscale_;
   max_snd_wnd_ = snd_wnd_;

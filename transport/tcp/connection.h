@@ -229,7 +229,7 @@ class Connection {
   void syn_sent_arrives(const SegmentIn& seg, time::TimePoint now);
   bool paws_rejects(const SegmentIn& seg, time::TimePoint now);
   bool acceptable(const SegmentIn& seg) const;
-  void trim_to_window(SegmentIn& seg) const;
+  void trim_to_window(SegmentIn& seg);
   void handle_rst(const SegmentIn& seg, time::TimePoint now);
   bool handle_syn(const SegmentIn& seg, time::TimePoint now);
   bool handle_ack(const SegmentIn& seg, time::TimePoint now);

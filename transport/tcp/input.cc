@@ -153,7 +153,7 @@ bool Connection::acceptable(const SegmentIn& seg) const {
   return in_window(seg.seq, rcv_nxt_, wnd) || in_window(seg.seq + (len - 1), rcv_nxt_, wnd);
 }
 
-void Connection::trim_to_window(SegmentIn& seg) const {
+void Connection::trim_to_window(SegmentIn& seg) {
   // Octets before RCV.NXT were received already (a SYN there is the handshake's, long done).
   if (seg.seq < rcv_nxt_) {
     std::uint32_t before = static_cast<std::uint32_t>(rcv_nxt_ - seg.seq);
@@ -174,6 +174,8 @@ void Connection::trim_to_window(SegmentIn& seg) const {
     owner_.counters().data_beyond_window += seg.payload.size() - room;
     seg.payload = seg.payload.first(room);
     seg.flags.fin = false;  // the FIN comes after octets we dropped
+    // RFC 9293 3.10.7.4: what is not accepted is acknowledged, so the sender learns the window.
+    ack_now_ = true;
   }
 }
 
