@@ -45,7 +45,8 @@ constexpr bool is_reserved_class_e(Ipv4Address a) { return (a.value >> 28) == 0x
 class Stack::TcpGlue final : public tcp::TcpHost {
  public:
   explicit TcpGlue(Stack& s) : s_(s) {}
-  int transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSegment& segment) override;
+  int transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSegment& segment, uint8_t ttl,
+               uint8_t tos) override;
   bool is_local_address(Ipv4Address a) override;
   int route(Ipv4Address dst, Ipv4Address* source, uint16_t* mtu) override;
   void wake_at(time::TimePoint when) override;

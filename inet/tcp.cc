@@ -6,7 +6,8 @@
 
 namespace pktd::inet {
 
-int Stack::TcpGlue::transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSegment& segment) {
+int Stack::TcpGlue::transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSegment& segment,
+                             uint8_t ttl, uint8_t tos) {
   bytes_.resize(segment.length());
   if (!segment.emit(bytes_, src, dst)) return EINVAL;
   buf::MbufPtr m = buf::packet_from(bytes_, buf::Wait::nowait, 64);
@@ -15,6 +16,8 @@ int Stack::TcpGlue::transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSe
   SendOptions o;
   o.source = src;
   o.dont_fragment = true;
+  o.ttl = ttl;
+  o.tos = tos;
   return s_.ip_output(std::move(m), wire::kIpProtocolTcp, dst, o);
 }
 

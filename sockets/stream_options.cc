@@ -196,15 +196,23 @@ int SocketService::Impl::set_socket_level(AppSocket& s, int name, int v) {
   }
 }
 
-// IP_TTL and IP_TOS are kept and read back; TCP's segments do not carry them yet (transport/tcp
-// has no per-connection TTL or TOS: docs/sockets.md).
+// IP_TTL and IP_TOS go on the connection's segments from now on, and on those of connections
+// to come (a listener's children inherit them).
 int SocketService::Impl::set_ip_level(AppSocket& s, int name, int v) {
+  StreamSocket& t = *s.stream;
+  tcp::Connection* c = t.connection && t.connection->state() != State::closed ? t.connection.get() : nullptr;
   switch (name) {
     case IP_TTL:
       if (v != -1 && (v < 1 || v > 255)) return EINVAL;
       s.options.ttl = v;
+      t.config.ttl = static_cast<uint8_t>(v == -1 ? 0 : v);
+      if (c != nullptr) c->set_ttl(t.config.ttl);
       return 0;
-    case IP_TOS: s.options.tos = v & 0xFF; return 0;
+    case IP_TOS:
+      s.options.tos = v & 0xFF;
+      t.config.tos = static_cast<uint8_t>(v & 0xFF);
+      if (c != nullptr) c->set_tos(t.config.tos);
+      return 0;
     default:
       if (!accepted_without_effect(IPPROTO_IP, name)) return ENOPROTOOPT;
       s.options.without_effect[{IPPROTO_IP, name}] = v;
@@ -224,7 +232,7 @@ int SocketService::Impl::set_tcp_level(AppSocket& s, int name, int v) {
     case TCP_MAXSEG:  // the MSS announced by connections to come (Linux's user_mss)
       if (v != 0 && (v < kMinMss || v > kMaxWindow)) return EINVAL;
       t.user_mss = static_cast<uint16_t>(v);
-      if (v != 0) config.mss = std::min<uint16_t>(config.mss, static_cast<uint16_t>(v));
+      config.user_mss = static_cast<uint16_t>(v);
       return 0;
     case TCP_KEEPIDLE:
     case TCP_KEEPINTVL:

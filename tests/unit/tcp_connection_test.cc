@@ -454,6 +454,24 @@ TEST(TcpConnection, NewSynReopensATimeWaitPair) {
   EXPECT_EQ(p.net.b.layer.stats().time_wait_recycled, 1U);
 }
 
+TEST(TcpConnection, TtlTosAndUserMssReachTheSegments) {
+  Pair p;
+  ConnectionConfig config;
+  config.ttl = 7;
+  config.tos = 0x10;
+  config.user_mss = 1000;  // TCP_MAXSEG before connect: announced instead of the route's 1460
+  ASSERT_EQ(p.connect(config), 0);
+  EXPECT_EQ(p.net.a.last_ttl, 7);
+  EXPECT_EQ(p.net.a.last_tos, 0x10);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  EXPECT_EQ(p.net.a.sent_headers.front().options.mss, 1000);
+  EXPECT_EQ(p.server.c->smss(), 1000U - 12U);  // the server sends no more than we announced
+  p.client.c->set_ttl(200);
+  p.client.to_send = 10;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 10; }));
+  EXPECT_EQ(p.net.a.last_ttl, 200);
+}
+
 // A SYN from a host that never answers (a flood's spoofed source), straight into b's layer.
 void inject_syn(SimNet& net, std::uint16_t sport, std::uint32_t seq) {
   const wire::Ipv4Address spoofed{0xC6120009};

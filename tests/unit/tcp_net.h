@@ -28,7 +28,8 @@ class SimHost final : public TcpHost {
  public:
   SimHost(SimNet& net, wire::Ipv4Address address, std::uint16_t mtu = 1500)
       : net_(net), address_(address), mtu_(mtu), layer(*this) {}
-  int transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpSegment& segment) override;
+  int transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpSegment& segment,
+               std::uint8_t ttl, std::uint8_t tos) override;
   bool is_local_address(wire::Ipv4Address a) override { return a == address_; }
   int route(wire::Ipv4Address, wire::Ipv4Address* source, std::uint16_t* mtu) override {
     *source = address_;
@@ -46,6 +47,7 @@ class SimHost final : public TcpHost {
   std::vector<wire::TcpSegment> sent_headers;  // every segment sent (payload not kept)
   std::vector<time::TimePoint> sent_at;         // when each was sent
   std::size_t largest_payload = 0;
+  std::uint8_t last_ttl = 0, last_tos = 0;
   TcpLayer layer;
 };
 
@@ -147,7 +149,10 @@ class SimNet {
   SimHost a, b;
 };
 
-inline int SimHost::transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpSegment& segment) {
+inline int SimHost::transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpSegment& segment,
+                             std::uint8_t ttl, std::uint8_t tos) {
+  last_ttl = ttl;
+  last_tos = tos;
   std::vector<std::byte> bytes(segment.length());
   if (!segment.emit(bytes, src, dst)) return EINVAL;
   wire::TcpSegment header = segment;

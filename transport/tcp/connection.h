@@ -56,6 +56,9 @@ std::string_view state_name(State s);
 // socket options) in comments.
 struct ConnectionConfig {
   std::uint16_t mss = 1460;                   // what we announce: the route's MTU - 40
+  std::uint16_t user_mss = 0;                 // TCP_MAXSEG: a cap on mss (0: none)
+  std::uint8_t ttl = 0;                       // IP_TTL (0: the stack's default)
+  std::uint8_t tos = 0;                       // IP_TOS
   std::size_t send_buffer = 4 * 1024 * 1024;  // tcp_wmem[2]: the send ring's limit
   std::size_t receive_buffer = 131072;        // tcp_rmem[1]: where the window starts
   std::size_t receive_buffer_max = 6291456;   // tcp_rmem[2]: how far auto-tuning may take it
@@ -179,6 +182,8 @@ class Connection {
   void set_keepalive_times(time::Duration idle, time::Duration interval, std::uint32_t probes,
                            time::TimePoint now);
   void set_user_timeout(time::Duration t) { config_.user_timeout = t; }
+  void set_ttl(std::uint8_t ttl) { config_.ttl = ttl; }  // IP_TTL, for segments from now on
+  void set_tos(std::uint8_t tos) { config_.tos = tos; }  // IP_TOS
   void set_receive_buffer(std::size_t bytes);  // SO_RCVBUF: fixed, no auto-tuning
   void set_send_buffer(std::size_t bytes);     // SO_SNDBUF
   // false: an unknown algorithm name (ENOENT, as Linux).

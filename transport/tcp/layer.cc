@@ -9,6 +9,16 @@
 
 namespace pktd::tcp {
 
+namespace {
+// The MSS to announce: the route's MTU less the IPv4 and TCP headers (RFC 9293 3.7.1), capped by
+// TCP_MAXSEG.
+std::uint16_t mss_for(std::uint16_t mtu, std::uint16_t user_mss) {
+  std::uint16_t mss = static_cast<std::uint16_t>(mtu > 40 + 536 ? mtu - 40 : 536);
+  if (user_mss != 0 && user_mss < mss) mss = user_mss;
+  return mss;
+}
+}  // namespace
+
 struct TcpLayer::Private {
   // Every entry point counts itself so that connections that reached CLOSED are forgotten only
   // once nothing up the stack is still inside one of them.
@@ -43,7 +53,7 @@ struct TcpLayer::Private {
     }
     ++l.counters_.resets_sent;
     ++l.counters_.segments_sent;
-    l.host_.transmit(dst, src, s);
+    l.host_.transmit(dst, src, s, 0, 0);
   }
 
   static bool overlaps(wire::Ipv4Address a, wire::Ipv4Address b) {
@@ -160,7 +170,7 @@ struct TcpLayer::Private {
     wire::Ipv4Address source;
     if (l.host_.route(src, &source, &mtu) != 0) return;
     ConnectionConfig config = li.child_config;
-    config.mss = static_cast<std::uint16_t>(mtu > 40 ? mtu - 40 : 536);
+    config.mss = mss_for(mtu, config.user_mss);
     if (li.syn_queue_ >= backlog || li.syn_queue_ >= l.config_.max_syn_backlog) {
       ++l.counters_.syn_queue_full;
       if (l.config_.syncookies) send_cookie(l, e, seg, config, now);
@@ -211,7 +221,7 @@ struct TcpLayer::Private {
     if (timestamps && issued.tsval) s.options.timestamps = wire::TcpTimestamps{*issued.tsval, syn.options.timestamps->value};
     ++l.counters_.cookies_sent;
     ++l.counters_.segments_sent;
-    l.host_.transmit(e.local, e.remote, s);
+    l.host_.transmit(e.local, e.remote, s, config.ttl, config.tos);
   }
 
   static bool cookie_ack(TcpLayer& l, Listener& li, const Endpoints& e, const SegmentIn& ack, time::TimePoint now) {
@@ -231,7 +241,7 @@ struct TcpLayer::Private {
     wire::Ipv4Address source;
     if (l.host_.route(e.remote, &source, &mtu) != 0) return true;
     ConnectionConfig config = li.child_config;
-    config.mss = static_cast<std::uint16_t>(mtu > 40 ? mtu - 40 : 536);
+    config.mss = mss_for(mtu, config.user_mss);
     if (!accepted->timestamps) config.timestamps = false;
     auto c = std::make_shared<Connection>(l, e, config);
     l.connections_[key_of(e)] = c;
@@ -411,7 +421,7 @@ int TcpLayer::connect(std::shared_ptr<Binding> binding, wire::Ipv4Address remote
     binding = Private::add_binding(*this, b);
   }
   ConnectionConfig c = config;
-  c.mss = static_cast<std::uint16_t>(mtu > 40 ? mtu - 40 : 536);
+  c.mss = mss_for(mtu, c.user_mss);
   auto conn = std::make_shared<Connection>(*this, e, c);
   connections_[key_of(e)] = conn;
   connection_bindings_[conn.get()] = binding;
@@ -448,7 +458,7 @@ void TcpLayer::for_each_listener(const std::function<void(const Listener&)>& fn)
 }
 
 void TcpLayer::transmit(Connection& c, const wire::TcpSegment& segment) {
-  host_.transmit(c.endpoints().local, c.endpoints().remote, segment);
+  host_.transmit(c.endpoints().local, c.endpoints().remote, segment, c.config().ttl, c.config().tos);
 }
 
 void TcpLayer::schedule(Connection& c, time::TimePoint when) {

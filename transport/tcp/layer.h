@@ -39,8 +39,10 @@ namespace pktd::tcp {
 class TcpHost {
  public:
   virtual ~TcpHost() = default;
-  // Sends segment from src to dst as one IPv4 datagram (DF set: RFC 1191). 0 or an errno.
-  virtual int transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpSegment& segment) = 0;
+  // Sends segment from src to dst as one IPv4 datagram (DF set: RFC 1191) with this TTL (0: the
+  // stack's default) and TOS. 0 or an errno.
+  virtual int transmit(wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpSegment& segment,
+                       std::uint8_t ttl, std::uint8_t tos) = 0;
   virtual bool is_local_address(wire::Ipv4Address a) = 0;
   // The source address and the MTU of the route to dst: 0, ENETUNREACH or EADDRNOTAVAIL.
   virtual int route(wire::Ipv4Address dst, wire::Ipv4Address* source, std::uint16_t* mtu) = 0;
