@@ -25,14 +25,23 @@ done
 build/bin/pkt ifconfig tap0 inet $PKTD_ADDR/24 up
 ip link set $DEV up
 ip addr replace $LINUX_ADDR/24 dev $DEV
+# A TCP echo service (RFC 862) on pktd's own sockets, so that Linux can reach pktd over TCP at
+# once: an unmodified socat under pkt run, one child per connection.
+build/bin/pkt run -- socat TCP4-LISTEN:7,bind=$PKTD_ADDR,reuseaddr,fork EXEC:cat &
+echo_pid=$!
+trap 'kill -TERM $echo_pid $pid 2>/dev/null || true' INT TERM
 cat >&2 <<MSG
 pktd is running (pid $pid): tap0 has $PKTD_ADDR/24 on the Linux TAP device $DEV ($LINUX_ADDR/24).
   ping $PKTD_ADDR                      # Linux -> pktd
   build/bin/pkt ping -c 3 $LINUX_ADDR  # pktd -> Linux
   build/bin/pkt ifconfig; build/bin/pkt netstat -s; build/bin/pkt arp -a
+  echo hello | socat - TCP4:$PKTD_ADDR:7  # Linux -> the TCP echo service on pktd's sockets
   socat UDP4-RECV:9000 - &  build/bin/pkt run -- socat - UDP4-SENDTO:$LINUX_ADDR:9000
                                        # a program on pktd's UDP sockets -> Linux
+  build/bin/pkt run -- curl http://$LINUX_ADDR:8000/  # with python3 -m http.server 8000 on Linux
+  build/bin/pkt netstat -an            # connections, listeners, queues
 Ctrl-C stops pktd.
 MSG
 wait $pid || true
 wait $pid 2>/dev/null || true
+kill -TERM $echo_pid 2>/dev/null || true
