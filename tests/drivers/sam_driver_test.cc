@@ -188,7 +188,10 @@ class TwoStacksOverSam : public ::testing::Test {
         if (after_each) after_each(i);
         if (i % 32 == 0) pause(1ms);
       }
-      for (int i = 0; i < 100 && got.size() < expect; ++i) rt_.tsleep(&got, 100);
+      // Until the count is reached and the last datagram is in (a datagram lost on the way must
+      // not end the wait early while later ones are still coming).
+      auto done = [&] { return got.size() >= expect && !got.empty() && got.back() == count; };
+      for (int i = 0; i < 100 && !done(); ++i) rt_.tsleep(&got, 100);
       b_.stack->udp().unbind(sock);
     });
     in_stack(meanwhile);
@@ -254,10 +257,14 @@ TEST_F(TwoStacksOverSam, AResetTakesTheRingsBackUnderQuiesceAndTrafficGoesOn) {
     }
   }, 32);
   EXPECT_NE(held.find("8 in flight, engine held"), std::string::npos) << held;
-  EXPECT_EQ(got.size(), 32u);
+  // What the reset took is lost and counted; nothing else is lost. Usually 8 of the 40, but on a
+  // loaded machine the engine may finish one descriptor between the hold and the reset.
+  const uint64_t lost = a_.sam->counters().oerrors.load();
+  EXPECT_GE(lost, 7u);
+  EXPECT_LE(lost, 8u);
+  EXPECT_EQ(got.size() + lost, 40u);
   EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
   EXPECT_EQ(got.back(), 40);
-  EXPECT_GE(a_.sam->counters().oerrors.load(), 8u);
 }
 
 TEST_F(TwoStacksOverSam, AQueueWithoutProgressIsPurgedAfterStaleMsAndTrafficResumes) {
