@@ -553,7 +553,8 @@ class Streams(StreamTest):
             clients.append(c)
         eventually(lambda: self.sockets_counter("handoffs_deferred") > 0, what="the listening pair full")
         eventually(lambda: self.tcp_counter("listen_overflows") > 0, what="the accept queue full")
-        self.assertTrue(any(r["state"] == "LISTEN" and r["recv_queue"] >= 1 for r in self.tcp_rows()))
+        eventually(lambda: any(r["state"] == "LISTEN" and r["recv_queue"] >= 1 for r in self.tcp_rows()),
+                   what="netstat shows the listener's accept queue")
         # Accepting makes room: every connection arrives, in the end, with its own octet.
         seen = set()
         for _ in clients:
