@@ -102,10 +102,23 @@ void Server::State::request_done() {
   if (--in_flight == 0) idle.notify_all();
 }
 
+namespace {
+// The largest reply pktd raises a connection's send buffer for (a listing of some 100,000
+// connections); larger ones are refused with EMSGSIZE.
+constexpr size_t kLargestReply = 16 << 20;
+}  // namespace
+
 void Server::State::answer(Connection& c, const json& reply) {
   std::string text = encode(reply);
   // Never blocking: this is a worker or the stack context, and the client may not be reading.
   ssize_t n = send(c.sock, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0 && errno == EMSGSIZE && text.size() <= kLargestReply) {
+    // A large listing (netstat -an with thousands of TIME-WAIT connections): one message is
+    // bounded by the socket's send buffer, which pktd (root) may raise for this connection.
+    int wanted = static_cast<int>(2 * text.size() + 65536);
+    if (setsockopt(c.sock, SOL_SOCKET, SO_SNDBUFFORCE, &wanted, sizeof wanted) == 0)
+      n = send(c.sock, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
   if (n < 0 && errno == EMSGSIZE) {
     text = encode(make_error({EMSGSIZE, "the reply (" + std::to_string(text.size()) +
                                             " bytes) is too large for the control socket"}));
