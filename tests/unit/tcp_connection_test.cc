@@ -411,6 +411,29 @@ TEST(TcpConnection, RetransmissionTimeoutBacksOffExponentially) {
   }
 }
 
+TEST(TcpConnection, ATailLossIsRepairedByTheProbeNotByATimeout) {
+  Pair p;
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  // An exchange first, for an RTT estimate (the probe timeout is 2 * SRTT, RFC 8985 7.2).
+  p.client.to_send = 1000;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000; }));
+  // Then ten segments whose last one is lost: no duplicate ACK can reveal it.
+  const std::uint32_t last_seq = (p.client.c->snd_nxt() + 9 * p.client.c->smss()).value();
+  bool dropped = false;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    if (dropped || src != p.net.a.address_ || bytes.size() < 20 || wire::load_be32(bytes, 4) != last_seq) return false;
+    return dropped = true;
+  };
+  const time::TimePoint start = p.net.now;
+  p.client.to_send = 1000 + 10 * p.client.c->smss();
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(p.client.to_send, 1); }));
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(p.net.a.layer.stats().tail_loss_probes, 1U);
+  EXPECT_EQ(p.net.a.layer.stats().timeouts, 0U);
+  EXPECT_LT(p.net.now - start, 100ms);  // well inside the 200 ms minimum RTO
+}
+
 TEST(TcpConnection, PathMtuShrinksSegments) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);

@@ -85,6 +85,10 @@ class SimNet {
   void send(wire::Ipv4Address src, wire::Ipv4Address dst, std::vector<std::byte> bytes) {
     std::uniform_real_distribution<double> u(0, 1);
     ++segments;
+    if (drop_if && drop_if(src, bytes)) {
+      ++lost;
+      return;
+    }
     if (u(rng_) < faults_.loss) {
       ++lost;
       return;
@@ -109,6 +113,8 @@ class SimNet {
   }
 
   std::uint64_t segments = 0, lost = 0, corrupted = 0, reordered = 0, duplicated = 0;
+  // A targeted loss: segments (as octets) for which this returns true are dropped.
+  std::function<bool(wire::Ipv4Address src, const std::vector<std::byte>& segment)> drop_if;
   Faults& faults() { return faults_; }
 
  private:

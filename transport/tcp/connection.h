@@ -273,6 +273,8 @@ class Connection {
   void arm_retransmit(time::TimePoint now);
   void on_retransmit_timeout(time::TimePoint now);
   void on_persist_timeout(time::TimePoint now);
+  void arm_tail_loss_probe(time::TimePoint now);
+  void on_tail_loss_probe(time::TimePoint now);
   void on_keepalive_timeout(time::TimePoint now);
   void restart_keepalive(time::TimePoint now);
   void schedule_delayed_ack(time::TimePoint now);
@@ -327,6 +329,9 @@ class Connection {
   std::unique_ptr<SackScoreboard> scoreboard_;  // with SACK: RFC 6675 loss recovery
   RtoEstimator rto_;
   std::uint32_t dupacks_ = 0;
+  std::uint32_t limited_transmit_ = 0;  // RFC 3042: octets allowed past cwnd by duplicate ACKs
+  std::optional<time::TimePoint> probe_at_;  // RFC 8985 7: the tail loss probe
+  bool probe_sent_ = false;
   Seq recover_;                 // RFC 6582: SND.MAX when recovery began
   bool timing_ = false;         // a segment is being timed (no timestamps)
   Seq timed_seq_;

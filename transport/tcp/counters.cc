@@ -48,6 +48,7 @@ std::map<std::string, std::uint64_t> TcpCounters::named() const {
       {"retransmits_partial_ack", retransmits_partial_ack},
       {"retransmits_sack", retransmits_sack},
       {"retransmits_syn", retransmits_syn},
+      {"tail_loss_probes", tail_loss_probes},
       {"fast_recoveries", fast_recoveries},
       {"sack_recoveries", sack_recoveries},
       {"timeouts", timeouts},

@@ -347,7 +347,12 @@ void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
   const std::uint32_t flight_before = in_flight();
   const SackUpdate u = scoreboard_->update(seg.ack, seg.options.sack_blocks(), snd_max_);
   if (u.dsack) ++c.spurious_dsack;  // RFC 2883: the peer got something twice
+  // RFC 3042 (limited transmit): the first two duplicate ACKs each let one new segment go past
+  // cwnd, so that a small window still produces the duplicate ACKs fast retransmit needs.
+  if (u.duplicate_ack && !cc_->in_recovery() && limited_transmit_ < 2 * smss_) limited_transmit_ += smss_;
   if (snd_una_ < seg.ack) {
+    limited_transmit_ = 0;
+    probe_sent_ = false;
     const std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - snd_una_);
     const Seq ring_start = buffer_seq();
     if (seg.ack > ring_start)
@@ -363,10 +368,17 @@ void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
     } else {
       cc_->on_ack({acked, flight_before, now, srtt});
     }
-    if (snd_una_ == snd_max_) retransmit_at_.reset();
-    else arm_retransmit(now);
+    if (snd_una_ == snd_max_) {
+      retransmit_at_.reset();
+      probe_at_.reset();
+    } else {
+      arm_retransmit(now);
+      arm_tail_loss_probe(now);
+    }
   }
   if (u.enter_recovery && !cc_->in_recovery()) {
+    limited_transmit_ = 0;
+    probe_at_.reset();
     // RFC 6675 5 (4): fast retransmit of the first hole, then the pipe governs sending.
     recover_ = snd_max_;
     cc_->on_enter_recovery({flight_before, now, RecoveryMode::kSack});

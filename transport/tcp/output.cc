@@ -157,10 +157,21 @@ bool Connection::send_data_segment(time::TimePoint now) {
   const std::uint32_t unsent = snd_nxt_ < end ? static_cast<std::uint32_t>(end - snd_nxt_) : 0;
   const bool fin_due = fin_queued_ && snd_nxt_ == end && (!fin_sent_ || snd_nxt_ == fin_seq_);
   if (unsent == 0 && !fin_due) return false;
-  const std::uint32_t window = std::min(snd_wnd_, cc_->cwnd());
+  const std::uint32_t window =
+      std::min(snd_wnd_, cc_->cwnd() + (snd_nxt_ == snd_max_ ? limited_transmit_ : 0U));
   const std::uint32_t flight = static_cast<std::uint32_t>(snd_nxt_ - snd_una_);
   const std::uint32_t usable = window > flight ? window - flight : 0;
   std::uint32_t len = std::min({unsent, smss_, usable});
+  if (scoreboard_ && snd_nxt_ < snd_max_) {
+    // Going back after a timeout: what the peer SACKed is not sent again.
+    const Seq skip_to = scoreboard_->sacked_end(snd_nxt_);
+    if (skip_to != snd_nxt_) {
+      snd_nxt_ = std::min(skip_to, snd_max_);
+      return true;  // look again from there
+    }
+    if (auto next = scoreboard_->next_sacked_start(snd_nxt_); next && *next < snd_max_)
+      len = std::min(len, static_cast<std::uint32_t>(*next - snd_nxt_));
+  }
   if (unsent > 0 && len == 0) {
     // No room: the peer's window is shut (persist) or cwnd is full (an ACK will come).
     if (snd_wnd_ == 0 && snd_una_ == snd_max_ && !persist_at_) {
@@ -196,6 +207,7 @@ bool Connection::send_data_segment(time::TimePoint now) {
   snd_nxt_ += len + (flags.fin ? 1U : 0U);
   if (snd_nxt_ > snd_max_) snd_max_ = snd_nxt_;
   if (!retransmit_at_) arm_retransmit(now);
+  if (!retransmission) arm_tail_loss_probe(now);
   return true;
 }
 

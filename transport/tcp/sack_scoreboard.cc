@@ -338,6 +338,28 @@ SackSegment SackScoreboard::enter_recovery(Seq high_data) {
   return first;
 }
 
+Seq SackScoreboard::sacked_end(Seq seq) const {
+  auto it = ranges_.upper_bound(seq);
+  if (it == ranges_.begin()) return seq;
+  --it;
+  return seq < it->second ? it->second : seq;
+}
+
+std::optional<Seq> SackScoreboard::next_sacked_start(Seq seq) const {
+  auto it = ranges_.upper_bound(seq);
+  if (it == ranges_.end()) return std::nullopt;
+  return it->first;
+}
+
+void SackScoreboard::on_retransmission_timeout_keeping_sacks(Seq high_data) {
+  ++stats_.timeouts;
+  recovery_point_ = high_data;
+  in_recovery_ = false;
+  high_rxt_ = snd_una_;
+  rescue_rxt_ = snd_una_;
+  dup_acks_ = 0;
+}
+
 void SackScoreboard::on_retransmission_timeout(Seq high_data) {
   ++stats_.timeouts;
   ranges_.clear();

@@ -172,6 +172,14 @@ class SackScoreboard {
   // HighACK reaches that RecoveryPoint. The RecoveryPoint is set in or out of recovery (a
   // timeout's go-back-N retransmits everything below high_data anyway).
   void on_retransmission_timeout(Seq high_data);
+  // The same, but the SACKed ranges are kept (RFC 2018 8's SHOULD is departed from, as Linux
+  // does: it forgets them only when it sees the receiver renege). A timeout's go-back-N then
+  // resends only what the peer has not SACKed.
+  void on_retransmission_timeout_keeping_sacks(Seq high_data);
+  // One past the SACKed range holding seq, or seq when it is not SACKed.
+  [[nodiscard]] Seq sacked_end(Seq seq) const;
+  // The start of the first SACKed range above seq, if any.
+  [[nodiscard]] std::optional<Seq> next_sacked_start(Seq seq) const;
 
   // Forgets everything but the counters: a new connection, or one whose SND.UNA was reset.
   void reset(Seq snd_una);

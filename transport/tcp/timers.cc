@@ -27,6 +27,7 @@ std::optional<time::TimePoint> Connection::next_deadline() const {
   keep_earliest(best, keepalive_at_);
   keep_earliest(best, delayed_ack_at_);
   keep_earliest(best, time_wait_at_);
+  keep_earliest(best, probe_at_);
   return best;
 }
 
@@ -45,6 +46,7 @@ void Connection::on_timer(time::TimePoint now) {
     finish(0);  // 2 MSL have passed (RFC 9293 3.10.8)
     return;
   }
+  if (due(probe_at_, now)) on_tail_loss_probe(now);
   if (due(retransmit_at_, now)) on_retransmit_timeout(now);
   if (state_ == State::closed) return;
   if (due(persist_at_, now)) on_persist_timeout(now);
@@ -99,13 +101,44 @@ void Connection::on_retransmit_timeout(time::TimePoint now) {
   // RFC 5681 3.1 and RFC 6582 4: ssthresh falls, cwnd is one segment, and everything
   // outstanding is sent again from SND.UNA (recovery ends; `recover` marks where it stood).
   cc_->on_timeout(in_flight(), now);
-  if (scoreboard_) scoreboard_->on_retransmission_timeout(snd_max_);
+  if (scoreboard_) scoreboard_->on_retransmission_timeout_keeping_sacks(snd_max_);
   dupacks_ = 0;
   recover_ = snd_max_;
   snd_nxt_ = snd_una_;
   ++c.retransmits_timeout;
   retransmit_first(now);
   arm_retransmit(now);  // RFC 6298 5.6: with the backed-off RTO
+}
+
+void Connection::arm_tail_loss_probe(time::TimePoint now) {
+  // RFC 8985 7.2: PTO = 2 * SRTT (plus the peer's delayed ACK time when one segment is out),
+  // never past the retransmission timer; only with SACK, which tells what the probe revealed.
+  if (!scoreboard_ || probe_sent_ || !rto_.has_estimate() || cc_->in_recovery()) return;
+  time::Duration pto = 2 * rto_.srtt();
+  if (in_flight() <= smss_) pto += config_.delayed_ack * 5;  // RFC 8985's WCDelAckT, 200 ms
+  pto = std::max<time::Duration>(pto, std::chrono::milliseconds(10));
+  if (retransmit_at_ && now + pto >= *retransmit_at_) return;
+  probe_at_ = now + pto;
+}
+
+void Connection::on_tail_loss_probe(time::TimePoint now) {
+  probe_at_.reset();
+  if (snd_una_ == snd_max_ || cc_->in_recovery() || probe_sent_) return;
+  // RFC 8985 7.3: new data if the windows allow one segment, else the last segment sent again;
+  // either way the peer's SACK says what was lost, and recovery starts without a timeout.
+  probe_sent_ = true;
+  ++owner_.counters().tail_loss_probes;
+  const std::uint32_t unsent = static_cast<std::uint32_t>(unsent_size());
+  if (unsent > 0 && snd_nxt_ == snd_max_ && snd_wnd_ > in_flight()) {
+    const std::uint32_t len = std::min({unsent, smss_, snd_wnd_ - in_flight()});
+    send_segment(snd_nxt_, len, wire::TcpFlags{.psh = true, .ack = true}, now, false);
+    snd_nxt_ += len;
+    snd_max_ = snd_nxt_;
+    return;
+  }
+  const Seq end = snd_max_;
+  const Seq start = end - std::min<std::uint32_t>(smss_, in_flight());
+  send_range(start, end, now, true);
 }
 
 void Connection::on_persist_timeout(time::TimePoint now) {
