@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev nlohmann-json3-dev
   iproute2 procps python3 pkgconf
   iputils-ping socat tshark tcpdump python3-scapy netcat-openbsd
+  iperf3 iptables ethtool curl
 )
 
 missing=()

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# TCP bulk throughput with iperf3 (JSON, -t SECONDS): Linux -> pktd and pktd -> Linux over a TAP,
+# iperf3's server under `pkt run`, beside Linux -> Linux over a veth pair measured in the same run.
+# Each figure is the median of RUNS runs of what the receiver got, in Gbit/s.
+#
+# pktd runs in a namespace of its own with the TAP's Linux end (Linux at .1, pktd at .2); the
+# program under `pkt run` runs in another namespace that has only lo, so nothing it does can
+# leave the bench's namespaces. PKTD_TCP_PEER=linux checks the script itself before pktd has TCP:
+# that namespace's own kernel stands in for pktd, over a veth pair instead of the TAP, and iperf3
+# runs there without `pkt run`.
+# Root; makes four namespaces and removes them, and everything else it started.
+# Usage: bench/tcp_bulk.sh [BUILD_DIR] [RUNS] [SECONDS]
+set -euo pipefail
+BUILD=${1:-build}
+RUNS=${2:-3}
+SECONDS_RUN=${3:-10}
+PEER=${PKTD_TCP_PEER:-pktd}
+ID=$$
+NS_PKTD=pktd-bench-p$ID NS_APP=pktd-bench-s$ID NS_A=pktd-bench-a$ID NS_B=pktd-bench-b$ID
+PKTD_NET=198.18.206 LINUX_NET=198.18.207
+PORT=5201
+RUNDIR=$(mktemp -d)
+chmod 755 "$RUNDIR"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  [ -n "${PKTD_PID:-}" ] && kill -TERM "$PKTD_PID" 2>/dev/null && wait "$PKTD_PID" 2>/dev/null || true
+  for ns in $NS_PKTD $NS_APP $NS_A $NS_B; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$RUNDIR"
+}
+trap cleanup EXIT
+
+export PKTD_RUNDIR=$RUNDIR PKTD_INSTANCE=bench$ID
+pkt() { "$BUILD/bin/pkt" "$@"; }
+# The prefix of a program on pktd's sockets (PKTD_TCP_PEER=linux: its stand-in's). An array, not a
+# function, so that a program started in the background is the background job itself (ip netns
+# exec and pkt run exec it) and cleanup's kill reaches it.
+ON_SIDE=(ip netns exec $NS_APP "$BUILD/bin/pkt" run --)
+[ "$PEER" = linux ] && ON_SIDE=(ip netns exec $NS_APP)
+
+background() {  # output file, command...: runs it until cleanup
+  local out=$1
+  shift
+  "$@" >"$out" 2>&1 &
+  PIDS+=($!)
+}
+
+# Two namespaces joined by a veth pair: $1 at .1, $2 at .2 of $3.
+veth_pair() {
+  ip link add v1$4$ID netns "$1" type veth peer name v2$4$ID netns "$2"
+  ip netns exec "$1" ip addr add "$3.1/24" dev v1$4$ID
+  ip netns exec "$2" ip addr add "$3.2/24" dev v2$4$ID
+  ip netns exec "$1" ip link set v1$4$ID up
+  ip netns exec "$2" ip link set v2$4$ID up
+}
+
+# The side under test: pktd behind a TAP in NS_PKTD (Linux at .1), or NS_APP's kernel over veth.
+start_side() {
+  ip netns add $NS_PKTD
+  ip netns add $NS_APP
+  ip netns exec $NS_PKTD ip link set lo up
+  ip netns exec $NS_APP ip link set lo up
+  if [ "$PEER" = linux ]; then
+    veth_pair $NS_PKTD $NS_APP $PKTD_NET s
+  else
+    ip netns exec $NS_PKTD "$BUILD/bin/pktd" -f -i "$PKTD_INSTANCE" -d tap,dev=bt$ID \
+      >"$RUNDIR/pktd.log" 2>&1 &
+    PKTD_PID=$!
+    for _ in $(seq 1 200); do pkt ifconfig tap0 >/dev/null 2>&1 && break; sleep 0.05; done
+    pkt ifconfig tap0 $PKTD_NET.2/24 up >/dev/null
+    ip netns exec $NS_PKTD ip addr add $PKTD_NET.1/24 dev bt$ID
+    ip netns exec $NS_PKTD ip link set bt$ID up
+  fi
+  ip netns exec $NS_PKTD ping -c 3 -W 2 -q $PKTD_NET.2 >/dev/null  # link up, ARP both ways
+}
+
+start_veth() {
+  ip netns add $NS_A
+  ip netns add $NS_B
+  veth_pair $NS_A $NS_B $LINUX_NET r
+  ip netns exec $NS_A ping -c 3 -W 2 -q $LINUX_NET.2 >/dev/null
+}
+
+# The receiver's Gbit/s from iperf3 -J on stdin; fails on an "error" in it.
+gbits() {
+  python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+if "error" in r:
+    sys.exit("tcp_bulk: iperf3: " + r["error"])
+print("%.2f" % (r["end"]["sum_received"]["bits_per_second"] / 1e9))'
+}
+
+median() {
+  python3 -c 'import statistics, sys; print("%.2f" % statistics.median(map(float, sys.argv[1:])))' "$@"
+}
+
+# iperf3 -c ARGS... in a namespace, once the server answers (retried for up to 10 s): Gbit/s.
+client() {
+  local ns=$1
+  shift
+  for _ in $(seq 1 100); do
+    # iperf3 -J may exit 0 with an "error" in its JSON: a server not up yet is retried.
+    ip netns exec "$ns" iperf3 -J --connect-timeout 2000 -c "$@" >"$RUNDIR/client.json" 2>&1 || true
+    if ! grep -q "unable to connect" "$RUNDIR/client.json"; then
+      gbits <"$RUNDIR/client.json"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "tcp_bulk: iperf3 -c $*:" >&2
+  cat "$RUNDIR/client.json" >&2
+  for f in server-side server-veth; do echo "$f:"; tail -n 5 "$RUNDIR/$f"; done >&2
+  exit 1
+}
+
+# RUNS runs: the median Gbit/s. $1: namespace, the rest: iperf3 -c's arguments.
+runs() {
+  local results=()
+  for _ in $(seq 1 "$RUNS"); do results+=("$(client "$@" -t "$SECONDS_RUN")"); done
+  median "${results[@]}"
+}
+
+start_side
+start_veth
+background "$RUNDIR/server-side" "${ON_SIDE[@]}" iperf3 -s -B $PKTD_NET.2 -p $PORT
+background "$RUNDIR/server-veth" ip netns exec $NS_B iperf3 -s -B $LINUX_NET.2 -p $PORT
+client $NS_PKTD $PKTD_NET.2 -p $PORT -t 1 >/dev/null  # the servers are up; warm
+client $NS_A $LINUX_NET.2 -p $PORT -t 1 >/dev/null
+
+to_pktd=$(runs $NS_PKTD $PKTD_NET.2 -p $PORT)
+from_pktd=$(runs $NS_PKTD $PKTD_NET.2 -p $PORT -R)
+veth=$(runs $NS_A $LINUX_NET.2 -p $PORT)
+
+side="pktd"
+[ "$PEER" = linux ] && side="Linux standing in for pktd over veth"
+cc=$(ip netns exec $NS_A sysctl -n net.ipv4.tcp_congestion_control)
+printf '%-52s %12s\n' "iperf3 -t $SECONDS_RUN, median of $RUNS" "Gbit/s"
+printf '%-52s %12s\n' "Linux -> pkt run iperf3 -s over TAP" "$to_pktd"
+printf '%-52s %12s\n' "pkt run iperf3 -s -> Linux over TAP (-R)" "$from_pktd"
+printf '%-52s %12s\n' "Linux -> Linux over veth (same run)" "$veth"
+echo "side under test: $side; Linux's congestion control: $cc"

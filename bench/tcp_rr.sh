@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# TCP through `pkt run`: Python clients and servers (bench/tcp_rr.py is both ends) on pktd's
+# sockets talking to Linux in a namespace over a TAP, each figure beside the same Python program
+# on Linux's sockets over a veth pair between two namespaces, in the same run:
+#  - request/response: COUNT round trips of 1 byte on one connection (TCP_NODELAY); median and
+#    99th percentile, microseconds; pktd as the client and as the server;
+#  - connection rate: SECONDS of connections one after another (connect, 1 byte each way, the
+#    server closes, the client closes); connections per second; pktd as the client and as the
+#    server.
+# pktd runs in a namespace of its own with the TAP's Linux end (Linux at .1, pktd at .2); programs
+# under `pkt run` run in another namespace that has only lo. PKTD_TCP_PEER=linux checks the script
+# itself before pktd has TCP: that namespace's own kernel stands in for pktd, over a veth pair.
+# Root; makes four namespaces and removes them, and everything else it started.
+# Usage: bench/tcp_rr.sh [BUILD_DIR] [COUNT] [SECONDS]
+set -euo pipefail
+BUILD=${1:-build}
+COUNT=${2:-10000}
+SECONDS_RUN=${3:-3}
+PEER=${PKTD_TCP_PEER:-pktd}
+HERE=$(cd "$(dirname "$0")" && pwd)
+BENCH="python3 $HERE/tcp_rr.py"
+ID=$$
+NS_PKTD=pktd-bench-p$ID NS_APP=pktd-bench-s$ID NS_A=pktd-bench-a$ID NS_B=pktd-bench-b$ID
+PKTD_NET=198.18.208 LINUX_NET=198.18.209
+PORT=7
+RUNDIR=$(mktemp -d)
+chmod 755 "$RUNDIR"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  [ -n "${PKTD_PID:-}" ] && kill -TERM "$PKTD_PID" 2>/dev/null && wait "$PKTD_PID" 2>/dev/null || true
+  for ns in $NS_PKTD $NS_APP $NS_A $NS_B; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$RUNDIR"
+}
+trap cleanup EXIT
+
+export PKTD_RUNDIR=$RUNDIR PKTD_INSTANCE=bench$ID
+pkt() { "$BUILD/bin/pkt" "$@"; }
+# The prefix of a program on pktd's sockets (PKTD_TCP_PEER=linux: its stand-in's). An array, not a
+# function, so that a program started in the background is the background job itself (ip netns
+# exec and pkt run exec it) and cleanup's kill reaches it.
+ON_SIDE=(ip netns exec $NS_APP "$BUILD/bin/pkt" run --)
+[ "$PEER" = linux ] && ON_SIDE=(ip netns exec $NS_APP)
+
+wait_listening() {  # output file, PID of a server: returns once it says "listening"
+  for _ in $(seq 1 400); do
+    grep -q listening "$1" 2>/dev/null && return
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "tcp_rr: $1: never listening:" >&2
+  cat "$1" >&2
+  exit 1
+}
+
+background() {  # output file, command...: runs it until cleanup
+  local out=$1
+  shift
+  "$@" >"$out" 2>&1 &
+  PIDS+=($!)
+}
+
+# Two namespaces joined by a veth pair: $1 at .1, $2 at .2 of $3.
+veth_pair() {
+  ip link add v1$4$ID netns "$1" type veth peer name v2$4$ID netns "$2"
+  ip netns exec "$1" ip addr add "$3.1/24" dev v1$4$ID
+  ip netns exec "$2" ip addr add "$3.2/24" dev v2$4$ID
+  ip netns exec "$1" ip link set v1$4$ID up
+  ip netns exec "$2" ip link set v2$4$ID up
+}
+
+# The side under test: pktd behind a TAP in NS_PKTD (Linux at .1), or NS_APP's kernel over veth.
+start_side() {
+  ip netns add $NS_PKTD
+  ip netns add $NS_APP
+  ip netns exec $NS_PKTD ip link set lo up
+  ip netns exec $NS_APP ip link set lo up
+  if [ "$PEER" = linux ]; then
+    veth_pair $NS_PKTD $NS_APP $PKTD_NET s
+  else
+    ip netns exec $NS_PKTD "$BUILD/bin/pktd" -f -i "$PKTD_INSTANCE" -d tap,dev=bt$ID \
+      >"$RUNDIR/pktd.log" 2>&1 &
+    PKTD_PID=$!
+    for _ in $(seq 1 200); do pkt ifconfig tap0 >/dev/null 2>&1 && break; sleep 0.05; done
+    pkt ifconfig tap0 $PKTD_NET.2/24 up >/dev/null
+    ip netns exec $NS_PKTD ip addr add $PKTD_NET.1/24 dev bt$ID
+    ip netns exec $NS_PKTD ip link set bt$ID up
+  fi
+  ip netns exec $NS_PKTD ping -c 3 -W 2 -q $PKTD_NET.2 >/dev/null  # link up, ARP both ways
+}
+
+start_veth() {
+  ip netns add $NS_A
+  ip netns add $NS_B
+  veth_pair $NS_A $NS_B $LINUX_NET r
+  ip netns exec $NS_A ping -c 3 -W 2 -q $LINUX_NET.2 >/dev/null
+}
+
+start_side
+start_veth
+background "$RUNDIR/serve-side" "${ON_SIDE[@]}" $BENCH serve $PORT  # pktd the server
+wait_listening "$RUNDIR/serve-side" "${PIDS[-1]}"
+background "$RUNDIR/serve-linux" ip netns exec $NS_PKTD $BENCH serve $PORT  # Linux over TAP
+wait_listening "$RUNDIR/serve-linux" "${PIDS[-1]}"
+background "$RUNDIR/serve-veth" ip netns exec $NS_B $BENCH serve $PORT  # Linux over veth
+wait_listening "$RUNDIR/serve-veth" "${PIDS[-1]}"
+
+read -r client_median client_p99 < <("${ON_SIDE[@]}" $BENCH rr $PKTD_NET.1 $PORT "$COUNT")
+read -r server_median server_p99 < <(ip netns exec $NS_PKTD $BENCH rr $PKTD_NET.2 $PORT "$COUNT")
+read -r veth_median veth_p99 < <(ip netns exec $NS_A $BENCH rr $LINUX_NET.2 $PORT "$COUNT")
+
+read -r _ client_cps < <("${ON_SIDE[@]}" $BENCH crr $PKTD_NET.1 $PORT "$SECONDS_RUN")
+read -r _ server_cps < <(ip netns exec $NS_PKTD $BENCH crr $PKTD_NET.2 $PORT "$SECONDS_RUN")
+read -r _ veth_cps < <(ip netns exec $NS_A $BENCH crr $LINUX_NET.2 $PORT "$SECONDS_RUN")
+
+side="pktd"
+[ "$PEER" = linux ] && side="Linux standing in for pktd over veth"
+printf '%-52s %12s %12s\n' "TCP 1-byte request/response, $COUNT round trips" "median (us)" \
+  "p99 (us)"
+printf '%-52s %12s %12s\n' "pkt run python -> Linux over TAP" "$client_median" "$client_p99"
+printf '%-52s %12s %12s\n' "Linux python -> pkt run python over TAP" "$server_median" "$server_p99"
+printf '%-52s %12s %12s\n' "Linux python -> Linux over veth (same run)" "$veth_median" "$veth_p99"
+echo
+printf '%-52s %12s\n' "TCP connections for $SECONDS_RUN s, one at a time" "per second"
+printf '%-52s %12s\n' "pkt run python -> Linux over TAP" "$client_cps"
+printf '%-52s %12s\n' "Linux python -> pkt run python over TAP" "$server_cps"
+printf '%-52s %12s\n' "Linux python -> Linux over veth (same run)" "$veth_cps"
+echo "side under test: $side"
