@@ -143,6 +143,35 @@ TEST(TcpConnection, TransfersBothWaysAndClosesThroughTimeWait) {
   EXPECT_EQ(p.client.c->retransmissions(), 0U);
 }
 
+TEST(TcpConnection, SimultaneousOpenMeetsInSynReceived) {
+  // RFC 9293 3.5 figure 7: both ends send a SYN to each other's port at the same time.
+  SimNet net;
+  std::shared_ptr<Binding> ba, bb;
+  ASSERT_EQ(net.a.layer.bind({}, 7000, Binding{}, &ba), 0);
+  ASSERT_EQ(net.b.layer.bind({}, 7001, Binding{}, &bb), 0);
+  std::shared_ptr<Connection> ca, cb;
+  ASSERT_EQ(net.a.layer.connect(ba, net.b.address_, 7001, {}, net.now, &ca), 0);
+  ASSERT_EQ(net.b.layer.connect(bb, net.a.address_, 7000, {}, net.now, &cb), 0);
+  bool saw_syn_received = false;
+  ASSERT_TRUE(net.run_until([&] {
+    saw_syn_received |= ca->state() == State::syn_received || cb->state() == State::syn_received;
+    return ca->state() == State::established && cb->state() == State::established;
+  }));
+  EXPECT_TRUE(saw_syn_received);
+  App a, b;
+  a.c = ca;
+  a.tag = 1;
+  a.to_send = 50'000;
+  b.c = cb;
+  b.tag = 2;
+  b.to_send = 50'000;
+  ASSERT_TRUE(net.run_until([&] {
+    a.pump(net.now);
+    b.pump(net.now);
+    return a.got_all_of(50'000, 2) && b.got_all_of(50'000, 1);
+  }));
+}
+
 TEST(TcpConnection, ConnectToAClosedPortIsRefused) {
   SimNet net;
   std::shared_ptr<Connection> c;
