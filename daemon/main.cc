@@ -48,6 +48,8 @@ inet::StackConfig stack_config(const StackOptions& o) {
   c.arp.reachable_time = std::chrono::seconds(o.arp_max_age);
   c.reassembly.timeout = std::chrono::seconds(o.ipfrag_time);
   c.reassembly.max_bytes = o.ipfrag_max_bytes;
+  c.tcp.syncookies = o.tcp_syncookies != 0;
+  c.tcp.connection.congestion = o.tcp_congestion;
   return c;
 }
 

@@ -6,6 +6,8 @@
 #include <limits>
 #include <string_view>
 
+#include "transport/tcp/congestion.h"
+
 namespace pktd::daemon {
 namespace {
 
@@ -129,6 +131,9 @@ constexpr std::array kStackFields{
     StackField{"ipfrag_max_bytes", "octets held for reassembly", 65536, 1u << 30, Rule::range, false,
                [](const StackOptions& s) -> uint64_t { return s.ipfrag_max_bytes; },
                [](StackOptions& s, uint64_t v) { s.ipfrag_max_bytes = static_cast<size_t>(v); }},
+    StackField{"tcp_syncookies", "SYN cookies when a SYN queue overflows (0: drop)", 0, 1, Rule::range,
+               false, [](const StackOptions& s) -> uint64_t { return s.tcp_syncookies; },
+               [](StackOptions& s, uint64_t v) { s.tcp_syncookies = static_cast<unsigned>(v); }},
 };
 
 const StackField* find_stack_field(std::string_view name) {
@@ -172,6 +177,8 @@ std::string short_rule(const StackField& field) {
   }
   return range;
 }
+
+constexpr std::string_view kCongestionOption = "tcp_congestion";
 
 std::string known_stack_fields() {
   std::string names;
@@ -375,10 +382,12 @@ class Parser {
     const std::string_view key = item.substr(0, eq);
     if (item.empty()) return fail(error_for(kWhere, "empty option (stray comma?)"));
     if (key.empty()) return fail(error_for(kWhere, "missing option name in " + quoted(item)));
+    if (key == kCongestionOption) return parse_congestion(item, eq);
     const StackField* field = find_stack_field(key);
     if (field == nullptr) {
       return fail(error_for(kWhere, "unknown option " + quoted(key) +
-                                        " (known: " + known_stack_fields() + ")"));
+                                        " (known: " + known_stack_fields() + ", " +
+                                        std::string(kCongestionOption) + ")"));
     }
     if (eq == std::string_view::npos) {
       return fail(error_for(kWhere, "option " + quoted(key) + " needs a value: " +
@@ -398,6 +407,22 @@ class Parser {
     }
     field->set(options_.stack, *number);
     return true;
+  }
+
+  // tcp_congestion=NAME: the one option that is a name (Linux's net.ipv4.tcp_congestion_control).
+  bool parse_congestion(std::string_view item, size_t eq) {
+    const std::string_view name = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    for (std::string_view known : tcp::congestion_control_names()) {
+      if (known == name) {
+        options_.stack.tcp_congestion = std::string(name);
+        return true;
+      }
+    }
+    std::string names;
+    for (std::string_view known : tcp::congestion_control_names())
+      names += (names.empty() ? "" : ", ") + std::string(known);
+    return fail(error_for("-p tcpip", std::string(kCongestionOption) + ": expected one of " + names +
+                                          ", got " + quoted(name)));
   }
 
   bool check_stack() {
@@ -449,6 +474,8 @@ std::string usage() {
                    std::string(field.help) + ", " + short_rule(field) +
                        " (default: " + std::to_string(field.get(defaults)) + ")");
   }
+  add_usage_line(out, "   "s.append(kCongestionOption) + "=NAME",
+                 "congestion control of new TCP connections, cubic or newreno (default: cubic)");
   add_usage_line(out, "-v", "more logging; repeat for more (default: info level)");
   add_usage_line(out, "-f", "stay in the foreground (default: detach)");
   add_usage_line(out, "-h, --help", "print this help and exit");

@@ -38,6 +38,8 @@ struct StackOptions {
   unsigned arp_max_age = 1200;         // seconds an ARP entry stays valid (BSD max_age), 1..86400
   unsigned ipfrag_time = 30;           // seconds a datagram may take to reassemble (Linux), 1..600
   size_t ipfrag_max_bytes = 4u << 20;  // octets held for reassembly, all datagrams, 65536..1 GiB
+  unsigned tcp_syncookies = 1;         // answer SYN queue overflows with cookies (1) or drop (0)
+  std::string tcp_congestion = "cubic";  // new connections' congestion control (Linux's sysctl)
 };
 
 struct Options {

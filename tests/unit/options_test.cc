@@ -408,3 +408,19 @@ TEST(Options, UsageListsEveryOptionWithDefaults) {
 
 }  // namespace
 }  // namespace pktd::daemon
+
+namespace pktd::daemon {
+namespace {
+
+TEST(Options, TcpCongestionAndSyncookies) {
+  EXPECT_EQ(ok({}).stack.tcp_congestion, "cubic");
+  EXPECT_EQ(ok({}).stack.tcp_syncookies, 1u);
+  const Options o = ok({"-p", "tcpip,tcp_congestion=newreno,tcp_syncookies=0"});
+  EXPECT_EQ(o.stack.tcp_congestion, "newreno");
+  EXPECT_EQ(o.stack.tcp_syncookies, 0u);
+  EXPECT_TRUE(mentions(error({"-p", "tcpip,tcp_congestion=bbr"}), {"tcp_congestion", "cubic, newreno", "bbr"}));
+  EXPECT_TRUE(mentions(error({"-p", "tcpip,tcp_syncookies=2"}), {"tcp_syncookies", "2"}));
+}
+
+}  // namespace
+}  // namespace pktd::daemon
