@@ -136,8 +136,8 @@ bool is_blocking(int fd) {
 
 // A blocking connect waits for the handshake on a service connection of its
 // own (service::call_waiting), not holding the one the process's other threads
-// share; a non-blocking one is answered EINPROGRESS at once (its POLLOUT comes
-// from the pair at once: docs/sockets.md).
+// share; a non-blocking one is answered EINPROGRESS at once (pktd keeps the
+// pair unwritable until the handshake is decided: docs/sockets.md).
 int connect_stream(int fd, const SocketInfo& s, SvcRequest& req) {
   int result;
   if (req.addr.family != AF_UNSPEC && is_blocking(fd)) {

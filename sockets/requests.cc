@@ -109,7 +109,9 @@ SvcReply SocketService::Impl::execute(const Caller& who, const SvcRequest& q, in
   } else if (AppSocket* s = socket_of(fd); s == nullptr) {
     r = failed(fd < 0 ? EBADF : ENOTSOCK);
   } else if (s->stream) {
+    request_fd_ = fd;  // a connect writes its filler through it (stream_relay.h)
     r = execute_stream(*s, who, q);
+    request_fd_ = -1;
   } else {
     // What the application sent before this request goes first (a send binds an unbound socket,
     // and the request must see that, as on Linux where sends are synchronous). A broken pair

@@ -130,7 +130,9 @@ std::map<std::string, uint64_t> SocketService::Impl::statistics() const {
           {"accepts_held_by_limit", c.accepts_held_by_limit},
           {"closes_reset", c.closes_reset},
           {"orphans", c.orphans},
-          {"octets_discarded_after_shutdown", c.octets_discarded_after_shutdown}};
+          {"octets_discarded_after_shutdown", c.octets_discarded_after_shutdown},
+          {"octets_discarded_before_connect", c.octets_discarded_before_connect},
+          {"handshake_holds_failed", c.handshake_holds_failed}};
 }
 
 // --- the private set ---

@@ -179,11 +179,22 @@ class SocketService::Impl {
   void conclude(AppSocket& s, bool epoll_event);
   void pump(AppSocket& s, bool out, bool in);
   void settle_connect(AppSocket& s);
+  // connect()'s hold on the application's bytes (stream_relay.h): bytes written before it are
+  // dropped (Linux fails those writes with EPIPE), and the filler is written through
+  // request_fd_. release_hold: the handshake succeeded, relaying starts (true once); drop_hold:
+  // it failed or was abandoned, and what the pair holds goes.
+  void hold_for_handshake(AppSocket& s);
+  bool release_hold(AppSocket& s);
+  void drop_hold(AppSocket& s);
+  void top_up_filler(AppSocket& s);  // SO_SNDBUF changed during the handshake
   void connection_ended(AppSocket& s);
   bool reply_waiters(AppSocket& s, int error);  // true if a waiting client got it
   void arm_stream(AppSocket& s);
   bool application_present(AppSocket& s);
   void application_gone(AppSocket& s);
+  // The application's bytes have ended: true when that was its close with SO_LINGER {1, 0}, which
+  // resets the connection without a FIN (the socket is then let_go, for conclude()).
+  bool closes_abortively(uint64_t id);
   void finish_stream(AppSocket& s, bool abort);
   void shut_pair(AppSocket& s, int how);
   std::pair<size_t, size_t> pair_queues(const tcp::Connection* c) const;
@@ -233,6 +244,7 @@ class SocketService::Impl {
   std::map<std::pair<dev_t, ino_t>, uint64_t> by_app_end_;
   std::map<const tcp::Connection*, uint64_t> by_connection_;  // stream sockets' connections
   uint64_t serving_client_ = 0;  // the client whose request execute() answers
+  int request_fd_ = -1;  // the application's end that request carries (pktd's copy, closed after)
   bool reply_deferred_ = false;  // execute()'s reply waits (a blocking connect)
   std::set<uint64_t> held_listeners_;  // listening sockets whose owner is at the socket limit
   bool retry_listeners_ = false; // a socket closed: those may go on
@@ -252,7 +264,8 @@ class SocketService::Impl {
     // Streams.
     uint64_t connects_waited = 0, connections_accepted = 0, accepts_failed = 0;
     uint64_t handoffs_deferred = 0, accepts_held_by_limit = 0, closes_reset = 0;
-    uint64_t orphans = 0, octets_discarded_after_shutdown = 0;
+    uint64_t orphans = 0, octets_discarded_after_shutdown = 0, octets_discarded_before_connect = 0;
+    uint64_t handshake_holds_failed = 0;  // a connecting socket's end left writable (stream_flow.cc)
   } counters_;
 };
 

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -48,6 +49,11 @@ int probe_name(const std::string& name) {
   return error == EADDRINUSE ? 1 : -1;
 }
 
+// SO_LINGER with a zero timeout: the close resets the connection (Linux's tcp_close).
+bool lingers_zero(const AppSocket& s) {
+  return s.options.linger_onoff != 0 && s.options.linger_seconds == 0;
+}
+
 }  // namespace
 
 // --- the application's end ---
@@ -76,9 +82,8 @@ void SocketService::Impl::application_gone(AppSocket& s) {
   socklen_t len = sizeof pending;
   getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &pending, &len);  // ECONNRESET: it left bytes unread
   bool unread = t.app_reset || pending == ECONNRESET || t.connection->received_size() > 0;
-  bool linger_zero = s.options.linger_onoff != 0 && s.options.linger_seconds == 0;
   t.connection->application_gone();
-  if (unread || linger_zero || !t.connection->is_synchronized()) {
+  if (unread || lingers_zero(s) || !t.connection->is_synchronized()) {
     if (t.connection->is_synchronized()) ++counters_.closes_reset;
     t.connection->abort(now());
     close_socket(id);
@@ -88,6 +93,21 @@ void SocketService::Impl::application_gone(AppSocket& s) {
   t.orphan = true;
   ++counters_.orphans;
   service_stream(s, false);
+}
+
+// The application's bytes have ended (pktd's end reads end of file): a shutdown(SHUT_WR) or its
+// close. Linux's close with SO_LINGER {1, 0} sends a RST and no FIN (tcp_close), so the FIN the
+// relay would send now waits for this answer; the close is only told from a shutdown when the
+// answer matters. pktd's own SHUT_RD (the shutdown(SHUT_WR) request, an error) ends the bytes
+// too, and an application that shut its end natively still holds it (application_present).
+bool SocketService::Impl::closes_abortively(uint64_t id) {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end() || !it->second.stream) return false;
+  AppSocket& s = it->second;
+  StreamSocket& t = *s.stream;
+  if (!lingers_zero(s) || t.pair_read_shut || t.orphan || application_present(s)) return false;
+  t.let_go = true;  // conclude() resets it (application_gone)
+  return true;
 }
 
 void SocketService::Impl::finish_stream(AppSocket& s, bool abort) {
@@ -150,7 +170,10 @@ std::pair<size_t, size_t> SocketService::Impl::pair_queues(const tcp::Connection
   int unread = 0, untaken = 0;
   if (ioctl(s->second.fd, SIOCOUTQ, &unread) != 0 || unread < 0) unread = 0;
   if (ioctl(s->second.fd, SIOCINQ, &untaken) != 0 || untaken < 0) untaken = 0;
-  return {static_cast<size_t>(unread), static_cast<size_t>(untaken)};
+  size_t written = static_cast<size_t>(untaken);
+  if (const StreamRelay* relay = s->second.stream->relay.get())  // a connect's filler is pktd's
+    written -= std::min(written, relay->filler());
+  return {static_cast<size_t>(unread), written};
 }
 
 }  // namespace pktd::sockets

@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
+#include "base/log.h"
 #include "sockets/service_internal.h"
 #include "sockets/streams_internal.h"
 
@@ -25,7 +27,7 @@ void SocketService::Impl::pump(AppSocket& s, bool out, bool in) {
   StreamSocket& t = *s.stream;
   if (!t.relay) return;
   tcp::Connection& c = *t.connection;
-  if (out && !t.out_done && c.state() != State::closed) {
+  if (out && !t.out_done && !t.awaiting_handshake && c.state() != State::closed) {
     PumpResult r = t.relay->pump_out(*t.stream, std::span(buffer_));
     if (r == PumpResult::finished) {
       t.out_done = true;  // the relay has closed the connection's sending side: a FIN
@@ -74,6 +76,7 @@ void SocketService::Impl::service_stream(AppSocket& s, bool epoll_event) {
   bool in = epoll_event ? t.in_blocked : true;
   for (;;) {
     settle_connect(s);
+    if (release_hold(s)) out = true;  // what waited for the handshake goes now
     pump(s, out, in);
     connection_ended(s);
     if (!t.event_pending) break;
@@ -104,9 +107,11 @@ void SocketService::Impl::conclude(AppSocket& s, bool epoll_event) {
     if (t.out_done || t.connection->state() == State::closed) close_socket(s.id);
     return;
   }
-  // Only the set reports the application's close; a hang-up (or an error: it went with bytes
-  // unread) is a reason to ask whether it has gone (see the top of this file).
-  if (epoll_event && (t.app_reset || hangup_events(s.fd) != 0) && !application_present(s)) {
+  // Only the set reports the application's close, or the end of its bytes did (let_go); a
+  // hang-up (or an error: it went with bytes unread) is a reason to ask whether it has gone
+  // (see the top of stream_close.cc).
+  if (t.let_go ||
+      (epoll_event && (t.app_reset || hangup_events(s.fd) != 0) && !application_present(s))) {
     application_gone(s);
     return;
   }
@@ -125,7 +130,8 @@ void SocketService::Impl::arm_stream(AppSocket& s) {
     return;
   }
   uint32_t events = EPOLLONESHOT;  // POLLHUP and POLLERR are always reported
-  bool reading = t.relay && !t.out_done && !t.out_needs_room && t.connection->state() != State::closed;
+  bool reading = t.relay && !t.out_done && !t.out_needs_room && !t.awaiting_handshake &&
+                 t.connection->state() != State::closed;
   if (reading) events |= EPOLLIN;
   if (t.in_blocked || t.handoff_blocked) events |= EPOLLOUT;
   set_events(s.fd, s.id, events);
@@ -138,6 +144,48 @@ void SocketService::Impl::settle_connect(AppSocket& s) {
   if (t.phase != StreamPhase::connecting || !t.connection->was_established()) return;
   // A connect() waiting for it returns 0; without one, the next connect() does (Linux).
   if (!t.waiters.empty() && reply_waiters(s, 0)) t.phase = StreamPhase::connected;
+}
+
+// connect() holds the application's end: its earlier bytes go (Linux failed those writes with
+// EPIPE: tcp_sendmsg on an unconnected socket), then filler keeps it unwritable (stream_relay.h).
+void SocketService::Impl::hold_for_handshake(AppSocket& s) {
+  StreamSocket& t = *s.stream;
+  t.awaiting_handshake = true;
+  counters_.octets_discarded_before_connect += t.relay->discard_queued(std::span(buffer_));
+  top_up_filler(s);
+}
+
+// Also for SO_SNDBUF during the handshake: libpkt has set the end's own buffer already, and a
+// larger one may have made it writable again.
+void SocketService::Impl::top_up_filler(AppSocket& s) {
+  StreamSocket& t = *s.stream;
+  // After a shutdown(SHUT_WR) before connect the end's writes fail (EPIPE), filler's too.
+  if (!t.awaiting_handshake || !t.relay || t.pair_read_shut || request_fd_ < 0) return;
+  if (t.relay->write_filler(request_fd_)) return;
+  // The connect still goes on; the end is merely writable early, as it was before the hold.
+  ++counters_.handshake_holds_failed;
+  PKTD_LOG_WARN("socket service: socket %llu stays writable during its handshake: %s",
+                static_cast<unsigned long long>(s.id), std::strerror(errno));
+}
+
+// ESTABLISHED: pump_out drops the filler at the head of the pair, which makes the end writable
+// (the kernel wakes its writers as the octets are read), then relays what the application wrote
+// after it (a blocking send waits on Linux too, and goes first once connected).
+bool SocketService::Impl::release_hold(AppSocket& s) {
+  StreamSocket& t = *s.stream;
+  if (!t.awaiting_handshake || !t.connection->was_established()) return false;
+  t.awaiting_handshake = false;
+  return true;
+}
+
+// The handshake failed or was abandoned: nothing held will be sent. Dropping it all makes the
+// end writable, so poll wakes with POLLOUT (and POLLHUP once the pair is shut), as Linux's does
+// with the error in SO_ERROR.
+void SocketService::Impl::drop_hold(AppSocket& s) {
+  StreamSocket& t = *s.stream;
+  if (!t.relay || (!t.awaiting_handshake && t.relay->filler() == 0)) return;
+  t.awaiting_handshake = false;
+  t.relay->discard_queued(std::span(buffer_));
 }
 
 void SocketService::Impl::connection_ended(AppSocket& s) {
@@ -159,6 +207,7 @@ void SocketService::Impl::connection_ended(AppSocket& s) {
   // then end of file (pump() shuts that side once the connection has nothing more).
   t.out_done = true;
   shut_pair(s, SHUT_RD);
+  drop_hold(s);  // a failed handshake: the end becomes writable, and its writes fail (EPIPE)
   pump(s, false, true);
 }
 

@@ -185,6 +185,7 @@ int SocketService::Impl::set_socket_level(AppSocket& s, int name, int v) {
       t.send_buffer = size;
       t.config.send_buffer = static_cast<size_t>(size);
       if (c != nullptr) c->set_send_buffer(static_cast<size_t>(size));
+      top_up_filler(s);  // a connecting socket's end must stay unwritable (stream_relay.h)
       return 0;
     }
     case SO_BROADCAST: s.options.broadcast = v != 0; return 0;

@@ -10,6 +10,13 @@
 // is TCP's closing receive window (RFC 9293 3.8.6.2.2). The service calls pump_out when pktd's
 // end is readable or the connection gained send room, and pump_in when the connection received
 // something or pktd's end became writable. docs/sockets.md has the whole plan.
+//
+// A connecting socket must not be writable (Linux reports POLLOUT once the handshake is decided),
+// yet the application's end is a Unix stream socket, writable while what was written through it
+// and not yet read, counted with the kernel's bookkeeping, is at most a quarter of its send
+// buffer (unix_writable). So a connect holds the end: write_filler() writes octets through the
+// application's end until it is no longer writable, and pump_out drops them before anything the
+// application writes after them, which makes the end writable again once pktd relays.
 #pragma once
 
 #include <cstddef>
@@ -61,16 +68,34 @@ class StreamRelay {
   // is written, shuts the pair's write side so that the application reads end of file.
   PumpResult pump_in(StreamConnection& c);
 
+  // Writes filler through app_fd (a copy of the application's end, which the caller keeps) until
+  // poll no longer reports it writable; false (with errno) if it is writable still. Called again,
+  // it tops the filler up (the application's send buffer grew). The filler is told apart from the
+  // application's own bytes by its writer (pktd's pid in SCM_CREDENTIALS: SO_PASSCRED is on
+  // pktd's end from the first filler octet until the last is dropped), so bytes another thread of
+  // the application writes meanwhile keep their place in the stream.
+  bool write_filler(int app_fd);
+  // Filler octets written and not yet dropped.
+  size_t filler() const { return filler_; }
+  // Reads and drops what pktd's end holds now (bytes written to a socket that never connected,
+  // or held while a handshake that failed was under way), the filler included. Returns the
+  // application's octets dropped. scratch: as pump_out's.
+  size_t discard_queued(std::span<std::byte> scratch);
+
   bool application_done_sending() const { return out_finished_; }
   bool end_of_file_delivered() const { return in_finished_; }
 
  private:
-  ssize_t receive(std::span<std::byte> into);
+  // One recvmsg into `into`; *filler: the octets read are pktd's own filler.
+  ssize_t receive(std::span<std::byte> into, bool* filler);
+  void drop_filler(size_t octets);
+  bool pass_credentials(bool on);
 
   int fd_;
   std::function<void(int)> refuse_;
   bool out_finished_ = false;
   bool in_finished_ = false;
+  size_t filler_ = 0;
 };
 
 }  // namespace pktd::sockets

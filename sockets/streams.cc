@@ -185,7 +185,11 @@ int SocketService::Impl::stream_connect(AppSocket& s, const SvcRequest& q) {
   if (err != 0) return err;
   t.phase = StreamPhase::connecting;
   start_relay(s, std::move(c));
-  arm_stream(s);  // bytes written before the handshake ends are queued (docs/sockets.md)
+  // The end stays unwritable until the handshake is decided, as Linux's (tcp_poll: no POLLOUT
+  // in SYN-SENT). A blocking connect too: one that SO_SNDTIMEO or a signal cuts short goes on,
+  // and the program may then poll for its outcome.
+  hold_for_handshake(s);
+  arm_stream(s);
   if (!wait || serving_client_ == 0) return EINPROGRESS;
   t.waiters.push_back({serving_client_, q.seq});
   reply_deferred_ = true;
@@ -208,6 +212,7 @@ int SocketService::Impl::stream_disconnect(AppSocket& s) {
   if (t.connection->state() != State::closed) t.connection->abort(now());
   t.phase = StreamPhase::failed;
   shut_pair(s, SHUT_RDWR);
+  drop_hold(s);  // a handshake abandoned: the end is writable again (and its writes fail)
   return 0;
 }
 
@@ -216,6 +221,7 @@ void SocketService::Impl::start_relay(AppSocket& s, std::shared_ptr<tcp::Connect
   t.connection = std::move(c);
   by_connection_[t.connection.get()] = s.id;
   t.stream = std::make_unique<TcpStream>(*t.connection, rt_.clock());
+  t.stream->resets_instead = [this, id = s.id] { return closes_abortively(id); };
   t.relay = std::make_unique<StreamRelay>(s.fd, [this](int fd) {
     ++counters_.descriptors_refused;  // a stream carries bytes only
     closer_.close_later(fd);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -21,7 +22,13 @@ class TcpStream final : public StreamConnection {
   TcpStream(tcp::Connection& c, const time::Clock& clock) : c_(c), clock_(clock) {}
   size_t send_room() const override { return c_.send_room(); }
   void send(std::span<const std::byte> bytes) override { c_.send(bytes, clock_.now()); }
-  void finish_sending() override { c_.close(clock_.now()); }
+  // The application's bytes have ended: a FIN, unless resets_instead says that the socket
+  // service will reset the connection (SO_LINGER {1, 0} on the application's close), which Linux
+  // does without a FIN first (tcp_close).
+  void finish_sending() override {
+    if (!resets_instead || !resets_instead()) c_.close(clock_.now());
+  }
+  std::function<bool()> resets_instead;
   std::span<const std::byte> received() const override { return c_.received(); }
   void consume(size_t n) override { c_.consume(n, clock_.now()); }
   bool peer_finished() const override { return c_.peer_finished(); }
@@ -69,6 +76,10 @@ struct StreamSocket {
   bool pair_write_shut = false; // pktd shut its end's write side (end of file, SHUT_RD, an error)
   bool read_shut = false;       // shutdown(SHUT_RD): what arrives later is discarded
   bool hangup_watch = false;    // the pair is shut both ways: watched edge-triggered for the close
+  bool let_go = false;          // the application's end of writing was its close (stream_close.cc)
+  // connect() until the handshake is decided: pktd relays none of the application's bytes, and
+  // a non-blocking connect's filler keeps its end unwritable (stream_relay.h, docs/sockets.md).
+  bool awaiting_handshake = false;
   bool orphan = false;          // the application has gone; pktd still sends what it wrote
   bool ended = false;           // the connection's end has been dealt with
   bool busy = false;            // being serviced (a connection event during it is deferred)

@@ -798,7 +798,7 @@ TEST_F(Streams, NonblockingConnectCompletesWhenThePeerAnswers) {
   pkt::Socket l = listener(), s = tcp(SOCK_NONBLOCK);
   EXPECT_EQ(s.connect(loopback(port_of(l.fd()))), std::errc::operation_in_progress);
   pollfd p{s.fd(), POLLOUT, 0};
-  EXPECT_EQ(poll(&p, 1, kWaitMs), 1);  // at once: docs/sockets.md
+  EXPECT_EQ(poll(&p, 1, kWaitMs), 1);  // once the handshake is done (docs/sockets.md)
   sockaddr_in a{};
   EXPECT_TRUE(eventually([&] { return !s.peer_address(&a); }));
   EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), 0);
@@ -807,10 +807,25 @@ TEST_F(Streams, NonblockingConnectCompletesWhenThePeerAnswers) {
   EXPECT_EQ(s.connect(loopback(port_of(l.fd()))), std::errc::already_connected);
 }
 
+// Linux's tcp_poll: no POLLOUT before the handshake is decided, so a program that waits for it
+// and then reads SO_ERROR learns the outcome.
+TEST_F(Streams, NonblockingConnectToNobodyIsNotWritable) {
+  black_hole();
+  pkt::Socket s = tcp(SOCK_NONBLOCK);
+  EXPECT_EQ(s.connect(pkt::ipv4(kBlackHole, 81)), std::errc::operation_in_progress);
+  pollfd p{s.fd(), POLLOUT, 0};
+  EXPECT_EQ(poll(&p, 1, 300), 0);
+  EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), 0);
+  sockaddr_in a{};
+  EXPECT_EQ(s.peer_address(&a), std::errc::not_connected);
+}
+
 TEST_F(Streams, NonblockingConnectRefusedShowsInSoError) {
   pkt::Socket s = tcp(SOCK_NONBLOCK);
   EXPECT_EQ(s.connect(loopback(kClosedPort)), std::errc::operation_in_progress);
-  ASSERT_TRUE(readable(s.fd()));  // the failure ends the stream
+  pollfd p{s.fd(), POLLOUT, 0};
+  ASSERT_EQ(poll(&p, 1, kWaitMs), 1);  // the failure makes it writable, as on Linux
+  ASSERT_TRUE(readable(s.fd()));  // and ends the stream
   EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), ECONNREFUSED);
   EXPECT_EQ(int_option(s.fd(), SOL_SOCKET, SO_ERROR), 0);
 }
@@ -945,6 +960,8 @@ TEST_F(Streams, SendTimeoutBoundsABlockingConnect) {
   pkt::Socket s = tcp();
   ASSERT_FALSE(s.set_option(SOL_SOCKET, SO_SNDTIMEO, timeval{0, 100'000}));
   EXPECT_EQ(s.connect(pkt::ipv4(kBlackHole, 80)), std::errc::operation_in_progress);  // Linux's answer
+  pollfd p{s.fd(), POLLOUT, 0};
+  EXPECT_EQ(poll(&p, 1, 300), 0);  // the connect goes on: not writable until it is decided
 }
 
 TEST_F(Streams, OptionsReachTheConnection) {

@@ -354,8 +354,11 @@ class StreamTest(ServiceTest):
         return sock
 
     def listener(self, port, backlog=16):
+        return self.listener_on(LOOPBACK, port, backlog)
+
+    def listener_on(self, address, port, backlog=16):
         s = self.stream()
-        self.assertEqual(self.svc.bind(s, LOOPBACK, port).error, 0)
+        self.assertEqual(self.svc.bind(s, address, port).error, 0)
         self.assertEqual(self.svc.listen(s, backlog).error, 0)
         return s
 
@@ -384,6 +387,12 @@ class StreamTest(ServiceTest):
 
     def shutdown(self, sock, how):
         return self.svc.on("shutdown", sock, args=(how, 0, 0, 0)).error
+
+    def writable(self, sock, ms):
+        """poll's events for POLLOUT within ms milliseconds ([] if none)."""
+        p = select.poll()
+        p.register(sock, select.POLLOUT)
+        return p.poll(ms)
 
 
 class Streams(StreamTest):
@@ -453,6 +462,61 @@ class Streams(StreamTest):
             c.send(b"x")
         # Linux would answer ECONNABORTED too, once; pktd's socket cannot connect again.
         self.assertEqual(self.svc.connect(c, LOOPBACK, 8103).error, errno.ECONNABORTED)
+
+    def test_a_nonblocking_connect_is_writable_only_once_the_handshake_is_decided(self):
+        """Linux's tcp_poll gives a connecting socket no POLLOUT: programs wait for it, then read
+        SO_ERROR (python's connect with a timeout does). pktd's filler keeps the pair's end
+        unwritable until then (sockets/stream_relay.h)."""
+        self.black_hole()
+        c = self.stream()
+        c.sendall(b"before connect")  # Linux fails these (EPIPE); pktd drops and counts them
+        self.assertEqual(self.svc.connect(c, BLACK_HOLE, 8125).error, errno.EINPROGRESS)
+        self.assertEqual(self.sockets_counter("octets_discarded_before_connect"), 14)
+        self.assertEqual(self.writable(c, 300), [])
+        self.assertEqual(self.svc.getsockopt(c, socket.SOL_SOCKET, socket.SO_ERROR).int_value(), 0)
+        self.assertEqual(self.svc.on("getpeername", c).error, errno.ENOTCONN)
+        # A larger send buffer (libpkt sets the pair's, then asks pktd) keeps it unwritable.
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        self.assertEqual(self.svc.setsockopt(c, socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20).error, 0)
+        self.assertEqual(self.writable(c, 0), [])
+        self.assertEqual(self.sockets_counter("handshake_holds_failed"), 0)
+        # netstat lists the attempt; the filler is not the application's Send-Q.
+        row = [r for r in self.tcp_rows() if r["remote"] == f"{BLACK_HOLE}:8125"]
+        self.assertEqual([(r["state"], r["send_queue"]) for r in row], [("SYN_SENT", 0)])
+        # A blocking send during the handshake waits (its first octets go into the pair), and
+        # everything arrives intact once the handshake ends: the address becomes this host's and
+        # a listener answers the SYN's next retransmission.
+        payload = os.urandom(1 << 20)
+        sender = threading.Thread(target=c.sendall, args=(payload,))
+        sender.start()
+        self.daemon.pkt("ifconfig", "lo0", f"{BLACK_HOLE}/32", "alias", check=True)
+        lst = self.listener_on(BLACK_HOLE, 8125)
+        self.assertTrue(readable(lst, 30))
+        server, _ = accept(lst)
+        self.addCleanup(server.close)
+        self.assertEqual(read_exactly(server, len(payload)), payload)
+        sender.join()
+        self.assertTrue(self.writable(c, 10000))
+        self.assertEqual(self.svc.getsockopt(c, socket.SOL_SOCKET, socket.SO_ERROR).int_value(), 0)
+        self.assertEqual(self.svc.on("getpeername", c).address, (BLACK_HOLE, 8125))
+        c.sendall(b"and after")
+        self.assertEqual(read_exactly(server, 9), b"and after")
+
+    def test_a_failed_nonblocking_connect_wakes_poll_with_its_error(self):
+        c = self.stream()
+        self.assertEqual(self.svc.connect(c, LOOPBACK, 8126).error, errno.EINPROGRESS)  # nobody listens
+        events = self.writable(c, 10000)
+        self.assertTrue(events and events[0][1] & select.POLLOUT, events)
+        self.assertEqual(self.svc.getsockopt(c, socket.SOL_SOCKET, socket.SO_ERROR).int_value(),
+                         errno.ECONNREFUSED)
+        # Closed while connecting: the attempt goes with it.
+        self.black_hole()
+        d = self.stream()
+        self.assertEqual(self.svc.connect(d, BLACK_HOLE, 8126).error, errno.EINPROGRESS)
+        self.assertEqual(self.writable(d, 300), [])
+        d.close()
+        eventually(lambda: not [r for r in self.tcp_rows() if r["remote"] == f"{BLACK_HOLE}:8126"],
+                   what="the abandoned attempt to go")
 
     def test_connect_listen_and_bind_answer_as_linux(self):
         self.black_hole()
@@ -533,6 +597,36 @@ class Streams(StreamTest):
                          errno.ECONNRESET)
         self.assertEqual(self.sockets_counter("closes_reset"), 2)
 
+    def test_linger_zero_close_sends_only_a_reset_and_shutdown_still_a_fin(self):
+        """Linux's close with SO_LINGER {1, 0} resets without a FIN first (tcp_close), so the
+        peer's recv fails with ECONNRESET instead of reading end of file; shutdown(SHUT_WR)
+        still sends the FIN."""
+        linger_zero = {"args": (socket.SOL_SOCKET, socket.SO_LINGER, 0, 0), "opt": struct.pack("=ii", 1, 0)}
+        client, server = self.connected_pair(8127)
+        self.assertEqual(self.svc.on("setsockopt", client, **linger_zero).error, 0)
+        client.sendall(b"sent first")
+        self.assertEqual(read_exactly(server, 10), b"sent first")
+        eventually(lambda: all(r["send_queue"] == 0 for r in self.tcp_rows()), what="everything acknowledged")
+        segments, resets = self.tcp_counter("segments_sent"), self.tcp_counter("resets_sent")
+        client.close()
+        self.assertEqual(read_to_end(server), b"")
+        self.assertEqual(self.svc.getsockopt(server, socket.SOL_SOCKET, socket.SO_ERROR).int_value(),
+                         errno.ECONNRESET)
+        # The RST was the only segment: no FIN before it (nor the ACK that FIN would get).
+        self.assertEqual((self.tcp_counter("segments_sent") - segments, self.tcp_counter("resets_sent") - resets),
+                         (1, 1))
+        # shutdown(SHUT_WR) with the same option: a FIN, and the connection goes on the other way.
+        client, server = self.connected_pair(8128)
+        self.assertEqual(self.svc.on("setsockopt", client, **linger_zero).error, 0)
+        self.assertEqual(self.shutdown(client, socket.SHUT_WR), 0)
+        self.assertEqual(read_to_end(server), b"")
+        self.assertEqual(self.svc.getsockopt(server, socket.SOL_SOCKET, socket.SO_ERROR).int_value(), 0)
+        server.sendall(b"still heard")
+        self.assertEqual(read_exactly(client, 11), b"still heard")
+        client.close()  # and now the reset
+        eventually(lambda: self.svc.getsockopt(server, socket.SOL_SOCKET, socket.SO_ERROR).int_value()
+                   == errno.ECONNRESET, what="the reset after the FIN")
+
     def test_an_orderly_close_sends_everything_first(self):
         client, server = self.connected_pair(8108)
         payload = os.urandom(3 << 20)  # more than the pair and the send buffer hold at once
@@ -546,11 +640,19 @@ class Streams(StreamTest):
     def test_unaccepted_connections_push_back_on_the_listener(self):
         lst = self.listener(8109, backlog=1)
         clients = []
-        for i in range(12):  # more than the pair (6), the hand-off (1) and the queues (1 + 1) hold
+        for i in range(12):  # more than the pair (about 6), the hand-off (1) and the accept queue (1) hold
             c = self.stream()
+            overflows = self.tcp_counter("listen_overflows")
             self.assertEqual(self.svc.connect(c, LOOPBACK, 8109).error, errno.EINPROGRESS)
-            c.sendall(bytes([i]))  # queued until the handshake ends; it also carries a lost ACK
+            c.sendall(bytes([i]))  # sent once the handshake is done
             clients.append(c)
+            # One handshake at a time, as connect() over Linux's loopback completes it: a SYN that
+            # met another handshake half done would go the SYN cookie way (the SYN queue holds
+            # one), and such clients, whose ACKs the full accept queue drops, retransmit all at
+            # the same moments with one getting in per doubling round (minutes for a few).
+            eventually(lambda: self.svc.on("getpeername", c).error == 0 or
+                       self.tcp_counter("listen_overflows") > overflows,
+                       what=f"client {i}'s handshake to be done or its SYN dropped")
         eventually(lambda: self.sockets_counter("handoffs_deferred") > 0, what="the listening pair full")
         eventually(lambda: self.tcp_counter("listen_overflows") > 0, what="the accept queue full")
         eventually(lambda: any(r["state"] == "LISTEN" and r["recv_queue"] >= 1 for r in self.tcp_rows()),
@@ -654,7 +756,7 @@ class Streams(StreamTest):
         self.svc.connect(c, LOOPBACK, 8116)
         child, _ = self.accepted(lst)
         unconnected = self.stream()
-        unconnected.sendall(b"before connect")  # kept: they go once it connects (docs/sockets.md)
+        unconnected.sendall(b"never connected")  # closed with its bytes still in the pair
         for sock in (client, server, first, lst, c, child, unconnected):
             sock.close()
         eventually(lambda: self.sockets_counter("sockets_open") == 0, what="every socket to close")

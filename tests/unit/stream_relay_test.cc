@@ -7,12 +7,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -208,6 +210,68 @@ TEST(StreamRelayTest, AnApplicationThatClosesIsSeenAsFinishedAndHungUp) {
   link.b.send(std::as_bytes(std::span("late", 4)));
   EXPECT_EQ(link.left_relay.pump_in(link.a), PumpResult::failed);
   EXPECT_EQ(errno, EPIPE);
+}
+
+bool writable(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
+}
+
+// The application writing: another process, as it is for pktd (the relay tells its own filler
+// from the application's bytes by the writer's pid).
+void write_from_another_process(int fd, const std::string& text) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0) << std::strerror(errno);
+  if (child == 0) _exit(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+std::string received_text(const MemoryConnection& c) {
+  std::span<const std::byte> got = c.received();
+  return {reinterpret_cast<const char*>(got.data()), got.size()};
+}
+
+TEST(StreamRelayTest, FillerKeepsTheApplicationsEndUnwritableUntilPumpOutDropsIt) {
+  Link link;
+  ASSERT_TRUE(writable(link.left.app()));
+  ASSERT_TRUE(link.left_relay.write_filler(link.left.app())) << std::strerror(errno);
+  const size_t first = link.left_relay.filler();
+  EXPECT_GT(first, 0u);
+  EXPECT_FALSE(writable(link.left.app()));  // a connecting socket's end (tcp_poll: no POLLOUT)
+  write_from_another_process(link.left.app(), "written ");  // a blocking send still goes in
+  // A larger send buffer makes the end writable again; more filler after the application's
+  // bytes, which keep their place.
+  int larger = 1 << 20;
+  ASSERT_EQ(setsockopt(link.left.app(), SOL_SOCKET, SO_SNDBUF, &larger, sizeof larger), 0);
+  ASSERT_TRUE(writable(link.left.app()));  // 2 * wmem_max: four times the filler's 1/4 of the default
+  EXPECT_TRUE(link.left_relay.write_filler(link.left.app()));
+  EXPECT_FALSE(writable(link.left.app()));
+  write_from_another_process(link.left.app(), "during the handshake");
+  EXPECT_GT(link.left_relay.filler(), first);
+  // Established: the filler goes, the application's bytes go on, its end is writable again.
+  EXPECT_EQ(link.left_relay.pump_out(link.a, link.scratch), PumpResult::blocked);
+  EXPECT_EQ(received_text(link.b), "written during the handshake");
+  EXPECT_EQ(link.left_relay.filler(), 0u);
+  EXPECT_TRUE(writable(link.left.app()));
+  int passes = -1;
+  socklen_t len = sizeof passes;
+  ASSERT_EQ(getsockopt(link.left.pktd(), SOL_SOCKET, SO_PASSCRED, &passes, &len), 0);
+  EXPECT_EQ(passes, 0);  // reads join the application's writes again
+}
+
+TEST(StreamRelayTest, DiscardQueuedDropsTheFillerAndCountsTheApplicationsOctets) {
+  Link link;
+  ASSERT_EQ(write(link.left.app(), "before connect", 14), 14);
+  EXPECT_EQ(link.left_relay.discard_queued(link.scratch), 14u);
+  ASSERT_TRUE(link.left_relay.write_filler(link.left.app()));
+  write_from_another_process(link.left.app(), "held");
+  EXPECT_EQ(link.left_relay.discard_queued(link.scratch), 4u);  // the handshake failed
+  EXPECT_EQ(link.left_relay.filler(), 0u);
+  EXPECT_TRUE(writable(link.left.app()));
+  EXPECT_EQ(link.left_relay.pump_out(link.a, link.scratch), PumpResult::blocked);
+  EXPECT_EQ(link.b.received().size(), 0u);
 }
 
 }  // namespace

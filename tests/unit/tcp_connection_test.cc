@@ -476,8 +476,8 @@ TEST(TcpConnection, PathMtuShrinksSegments) {
   ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(200'000, 1); }));
   EXPECT_EQ(p.net.a.largest_payload, 948U);
   EXPECT_EQ(p.net.a.layer.stats().pmtu_updates, 1U);
-  p.client.c->path_mtu(60, p.net.now);  // below 68: not believed (RFC 1191 7)
-  EXPECT_EQ(p.client.c->smss(), 948U);
+  p.client.c->path_mtu(60, p.net.now);  // a forged tiny MTU is taken as Linux's floor, 552
+  EXPECT_EQ(p.client.c->smss(), 552U - 40U - 12U);
 }
 
 TEST(TcpConnection, NewSynReopensATimeWaitPair) {
@@ -563,21 +563,50 @@ TEST(TcpConnection, ForgedCookieAcksAreReset) {
   Pair p;
   p.listener->set_backlog(1);
   inject_syn(p.net, 999, 1);
+  // An ACK before any cookie was sent is not even checked as one (no recent overflow).
+  auto forged_ack = [&](std::uint16_t sport) {
+    const wire::Ipv4Address spoofed{0xC6120009};
+    wire::TcpSegment ack;
+    ack.source_port = sport;
+    ack.destination_port = kPort;
+    ack.sequence_number = 5000;
+    ack.acknowledgment_number = 123456789;
+    ack.flags.ack = true;
+    ack.window = 1000;
+    std::vector<std::byte> bytes(ack.length());
+    ASSERT_TRUE(ack.emit(bytes, spoofed, p.net.b.address_));
+    p.net.b.layer.input(spoofed, p.net.b.address_, bytes, p.net.now);
+  };
+  forged_ack(3999);
+  EXPECT_EQ(p.net.b.layer.stats().cookies_failed, 0U);
+  EXPECT_EQ(p.net.b.layer.stats().no_socket, 1U);  // answered with a RST
+  inject_syn(p.net, 998, 2);  // the SYN queue overflows: a cookie goes out
+  EXPECT_EQ(p.net.b.layer.stats().cookies_sent, 1U);
   // An ACK for a handshake that never happened: the cookie check fails, the sender gets a RST.
-  const wire::Ipv4Address spoofed{0xC6120009};
-  wire::TcpSegment ack;
-  ack.source_port = 4000;
-  ack.destination_port = kPort;
-  ack.sequence_number = 5000;
-  ack.acknowledgment_number = 123456789;
-  ack.flags.ack = true;
-  ack.window = 1000;
-  std::vector<std::byte> bytes(ack.length());
-  ASSERT_TRUE(ack.emit(bytes, spoofed, p.net.b.address_));
-  p.net.b.layer.input(spoofed, p.net.b.address_, bytes, p.net.now);
+  forged_ack(4000);
   EXPECT_EQ(p.net.b.layer.stats().cookies_failed, 1U);
   EXPECT_EQ(p.net.b.layer.stats().cookies_accepted, 0U);
   EXPECT_EQ(p.listener->accept_queue_size(), 0U);
+}
+
+TEST(TcpConnection, ConnectionsGoneLeaveNoBindingBehind) {
+  // A blind SYN then RST at SEQ + 1 (the sender knows it without seeing our SYN-ACK), many
+  // times: every embryonic connection goes, and with it the port's bookkeeping.
+  Pair p;
+  const wire::Ipv4Address spoofed{0xC6120009};
+  for (std::uint16_t port = 2000; port < 2100; ++port) {
+    inject_syn(p.net, port, port * 11U);
+    wire::TcpSegment rst;
+    rst.source_port = port;
+    rst.destination_port = kPort;
+    rst.sequence_number = port * 11U + 1;
+    rst.flags.rst = true;
+    std::vector<std::byte> bytes(rst.length());
+    ASSERT_TRUE(rst.emit(bytes, spoofed, p.net.b.address_));
+    p.net.b.layer.input(spoofed, p.net.b.address_, bytes, p.net.now);
+  }
+  EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
+  EXPECT_EQ(p.net.b.layer.binding_count(kPort), 1U);  // the listener's own
 }
 
 // The fault grid: every transfer must arrive byte for byte whatever the network does to it.

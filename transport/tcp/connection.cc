@@ -94,6 +94,7 @@ void Connection::enter(State s) {
     keepalive_at_.reset();
     delayed_ack_at_.reset();
     time_wait_at_.reset();
+    probe_at_.reset();
     send_.clear();
     ooo_.clear();
   }
@@ -141,7 +142,10 @@ void Connection::negotiate(const wire::TcpOptions& theirs, bool from_syn) {
   // RFC 2018 2 and RFC 7323 3.2: both also only when both SYNs carried them.
   sack_enabled_ = config_.sack && theirs.sack_permitted;
   ts_enabled_ = config_.timestamps && theirs.timestamps.has_value();
-  if (ts_enabled_) ts_recent_ = theirs.timestamps->value;
+  if (ts_enabled_) {
+    ts_recent_ = theirs.timestamps->value;
+    ts_recent_age_ = last_received_;
+  }
   recompute_smss();
   cc_ = make_congestion_control(cc_->name(), smss_);
   if (sack_enabled_) scoreboard_ = std::make_unique<SackScoreboard>(SackScoreboardConfig{.smss = smss_}, iss_ + 1);
@@ -172,6 +176,7 @@ void Connection::accept_syn(const SegmentIn& syn, Seq iss, time::TimePoint now) 
   irs_ = syn.seq;
   rcv_nxt_ = syn.seq + 1;
   rcv_adv_ = rcv_nxt_;
+  last_received_ = now;
   negotiate(syn.options, true);
   // RFC 7323 2.2: the window in a SYN is never scaled.
   snd_wnd_ = syn.window;
@@ -199,6 +204,7 @@ void Connection::accept_cookie(const SegmentIn& ack, Seq iss, std::uint16_t peer
   snd_una_ = iss + 1;
   snd_nxt_ = iss + 1;
   snd_max_ = iss + 1;
+  syn_acked_ = true;
   recover_ = iss + 1;
   ts_offset_ = 0;
   irs_ = ack.seq - 1;
@@ -207,6 +213,7 @@ void Connection::accept_cookie(const SegmentIn& ack, Seq iss, std::uint16_t peer
   // flight within it.
   rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(config_.receive_buffer, 65535));
   if (!peer_wscale) rcv_wscale_ = 0;
+  last_received_ = now;
   negotiate(theirs, true);
   snd_wnd_ = static_cast<std::uint32_t>(ack.window) << snd_wscale_;
   max_snd_wnd_ = snd_wnd_;
@@ -256,6 +263,7 @@ void Connection::close(time::TimePoint now) {
     abort(now);
     return;
   }
+  arm_orphan_timeout(now);
   switch (state_) {
     case State::syn_sent:
       finish(0);  // RFC 9293 3.10.4: delete the TCB

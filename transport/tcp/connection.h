@@ -279,6 +279,7 @@ class Connection {
   void restart_keepalive(time::TimePoint now);
   void schedule_delayed_ack(time::TimePoint now);
   void enter_time_wait(time::TimePoint now);
+  void arm_orphan_timeout(time::TimePoint now);
   bool retries_exhausted(time::TimePoint now) const;
 
   ConnectionOwner& owner_;
@@ -319,6 +320,7 @@ class Connection {
   ByteRing receive_;  // in-order octets for the application
   ReassemblyQueue ooo_;
   std::vector<std::byte> scratch_;  // one segment's payload on its way out
+  bool syn_acked_ = false;          // our SYN is acknowledged (SND.UNA passed ISS once)
   bool fin_queued_ = false;         // CLOSE: a FIN goes after the last queued octet
   bool fin_sent_ = false;
   Seq fin_seq_;                     // where our FIN is, once sent

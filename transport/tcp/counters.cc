@@ -49,6 +49,8 @@ std::map<std::string, std::uint64_t> TcpCounters::named() const {
       {"retransmits_sack", retransmits_sack},
       {"retransmits_syn", retransmits_syn},
       {"tail_loss_probes", tail_loss_probes},
+      {"sack_reneging", sack_reneging},
+      {"orphans_dropped", orphans_dropped},
       {"fast_recoveries", fast_recoveries},
       {"sack_recoveries", sack_recoveries},
       {"timeouts", timeouts},

@@ -40,6 +40,8 @@ struct TcpCounters {
   std::uint64_t retransmits_timeout = 0, retransmits_fast = 0, retransmits_partial_ack = 0,
                 retransmits_sack = 0, retransmits_syn = 0;
   std::uint64_t tail_loss_probes = 0;  // RFC 8985 7
+  std::uint64_t sack_reneging = 0;     // the peer dropped data it had SACKed
+  std::uint64_t orphans_dropped = 0;   // FIN-WAIT-2 or persist without an application: ended
   std::uint64_t fast_recoveries = 0, sack_recoveries = 0, timeouts = 0, spurious_dsack = 0;
   std::uint64_t persist_probes = 0, keepalive_probes = 0, keepalive_timeouts = 0;
   std::uint64_t delayed_acks = 0, window_updates = 0, zero_windows_sent = 0;

@@ -100,6 +100,7 @@ void Connection::syn_sent_arrives(const SegmentIn& seg, time::TimePoint now) {
   negotiate(seg.options, true);
   if (has_ack) {
     snd_una_ = seg.ack;
+    syn_acked_ = true;
     if (ts_enabled_ && seg.options.timestamps && seg.options.timestamps->echo_reply != 0) {
       rto_.sample_timestamp_echo(std::chrono::milliseconds(
           timestamp_clock(now) - seg.options.timestamps->echo_reply));
@@ -137,6 +138,7 @@ bool Connection::paws_rejects(const SegmentIn& seg, time::TimePoint now) {
   // RFC 7323 5.5: a TS.Recent older than 24 days is invalid; the segment is then accepted.
   if (now - ts_recent_age_ > std::chrono::hours(24 * 24)) {
     ts_recent_ = tsval;
+    ts_recent_age_ = now;
     return false;
   }
   return true;
@@ -224,6 +226,7 @@ void Connection::update_timestamp_recent(const SegmentIn& seg) {
   const std::uint32_t tsval = seg.options.timestamps->value;
   if (static_cast<std::int32_t>(tsval - ts_recent_) >= 0 && seg.seq <= last_ack_sent_) {
     ts_recent_ = tsval;
+    ts_recent_age_ = last_received_;
   }
 }
 
@@ -284,7 +287,9 @@ bool Connection::handle_ack(const SegmentIn& seg, time::TimePoint now) {
 }
 
 void Connection::update_send_window(const SegmentIn& seg) {
-  // RFC 9293 3.10.7.4: take the window from the newest segment (SND.WL1, SND.WL2 say which).
+  // RFC 9293 3.10.7.4: take the window from the newest segment (SND.WL1, SND.WL2 say which),
+  // only if it acknowledges at least SND.UNA (an older ACK would overstate the window).
+  if (seg.ack < snd_una_) return;
   if (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack)) {
     snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
@@ -320,6 +325,7 @@ void Connection::new_data_acked(const SegmentIn& seg, std::uint32_t acked, time:
     send_.drop_front(data_acked);
   }
   snd_una_ = seg.ack;
+  syn_acked_ = true;
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
   take_rtt_sample(seg, now);
   retransmit_count_ = 0;
@@ -346,6 +352,12 @@ void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
   TcpCounters& c = owner_.counters();
   const std::uint32_t flight_before = in_flight();
   const SackUpdate u = scoreboard_->update(seg.ack, seg.options.sack_blocks(), snd_max_);
+  if (seg.ack >= snd_una_ && scoreboard_->is_sacked(seg.ack)) {
+    // The peer acknowledges up to the start of data it had SACKed: it reneged (dropped
+    // out-of-order data, as Linux may under memory pressure). Forget the SACKs (RFC 2018 8).
+    ++c.sack_reneging;
+    scoreboard_->reset(seg.ack);
+  }
   if (u.dsack) ++c.spurious_dsack;  // RFC 2883: the peer got something twice
   // RFC 3042 (limited transmit): the first two duplicate ACKs each let one new segment go past
   // cwnd, so that a small window still produces the duplicate ACKs fast retransmit needs.
@@ -358,6 +370,7 @@ void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
     if (seg.ack > ring_start)
       send_.drop_front(std::min<std::size_t>(static_cast<std::size_t>(seg.ack - ring_start), send_.size()));
     snd_una_ = seg.ack;
+    syn_acked_ = true;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
     take_rtt_sample(seg, now);
     retransmit_count_ = 0;
@@ -411,6 +424,7 @@ void Connection::our_fin_acked(time::TimePoint now) {
   switch (state_) {
     case State::fin_wait_1:
       enter(State::fin_wait_2);
+      arm_orphan_timeout(now);
       break;
     case State::closing:
       enter_time_wait(now);
@@ -497,8 +511,9 @@ void Connection::icmp_unreachable(int error, time::TimePoint now) {
 }
 
 void Connection::path_mtu(std::uint16_t mtu, time::TimePoint now) {
-  // RFC 1191 7: believe a smaller MTU (never below 68), and resend at the new size.
-  if (mtu < 68) return;
+  // RFC 1191 7: believe a smaller MTU, and resend at the new size. Not below 552 (Linux's
+  // min_pmtu): a forged "fragmentation needed" must not shrink segments to a few octets.
+  if (mtu < 552) mtu = 552;
   if (path_mtu_ != 0 && mtu >= path_mtu_) return;
   path_mtu_ = mtu;
   ++owner_.counters().pmtu_updates;

@@ -155,7 +155,11 @@ struct TcpLayer::Private {
     const Endpoints e{dst, v.destination_port(), src, v.source_port()};
     if (seg.flags.ack) {
       // The last ACK of a handshake we answered with a cookie, or a stray: RST.
-      if (!(l.config_.syncookies && !seg.flags.syn && !seg.flags.fin && cookie_ack(l, li, e, seg, now)))
+      // Cookies are checked only shortly after a SYN queue overflowed (as Linux), so that a
+      // blind attacker cannot try 2^28 ACKs against a listener that never sent one.
+      const bool cookies_recent = l.last_cookie_sent_ && now - *l.last_cookie_sent_ <= std::chrono::minutes(2);
+      if (!(l.config_.syncookies && cookies_recent && !seg.flags.syn && !seg.flags.fin &&
+            cookie_ack(l, li, e, seg, now)))
         reset_for(l, src, dst, v);
       return;
     }
@@ -220,6 +224,7 @@ struct TcpLayer::Private {
     }
     if (timestamps && issued.tsval) s.options.timestamps = wire::TcpTimestamps{*issued.tsval, syn.options.timestamps->value};
     ++l.counters_.cookies_sent;
+    l.last_cookie_sent_ = now;
     ++l.counters_.segments_sent;
     l.host_.transmit(e.local, e.remote, s, config.ttl, config.tos);
   }
@@ -488,7 +493,12 @@ void TcpLayer::state_changed(Connection& c, State from) {
   if (it == connections_.end() || it->second.get() != &c) return;
   closing_.push_back(it->second);  // alive until the outermost call returns
   connections_.erase(it);
-  connection_bindings_.erase(&c);
+  if (auto b = connection_bindings_.find(&c); b != connection_bindings_.end()) {
+    // A binding only this connection held (an accepted one's, an ephemeral port) goes with it.
+    std::shared_ptr<Binding> binding = std::move(b->second);
+    connection_bindings_.erase(b);
+    if (binding.use_count() == 1) unbind(binding);
+  }
 }
 
 bool TcpLayer::challenge_ack_allowed(time::TimePoint now) { return challenge_acks_.allow(now); }

@@ -140,6 +140,8 @@ class TcpLayer final : public ConnectionOwner {
   void for_each_connection(const std::function<void(const Connection&)>& fn) const;
   void for_each_listener(const std::function<void(const Listener&)>& fn) const;
   [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
+  // Entries the port has in the binding table (tests: nothing may pile up).
+  [[nodiscard]] std::size_t binding_count(std::uint16_t port) const { return bindings_.count(port); }
   // Called after the layer processed something for c (a segment, a timer, an ICMP error): the
   // socket holding c pumps its data and looks at its state. Set by the socket layer.
   std::function<void(Connection& c)> on_connection_event;
@@ -187,6 +189,7 @@ class TcpLayer final : public ConnectionOwner {
   PortSelector ports_;                  // RFC 6056 Algorithm 4
   SynCookies cookies_;                  // RFC 4987 3.6, when a SYN queue overflows
   SipKey port_key_;                     // spreads SYNs over a SO_REUSEPORT group
+  std::optional<time::TimePoint> last_cookie_sent_;
 };
 
 }  // namespace pktd::tcp

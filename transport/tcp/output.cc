@@ -16,7 +16,8 @@ std::uint32_t Connection::timestamp_clock(time::TimePoint now) const {
 Seq Connection::buffer_seq() const {
   // Before our SYN is acknowledged the first data octet is ISS + 1; after, it is SND.UNA (the FIN,
   // once acknowledged, puts SND.UNA one past the data, with the ring empty).
-  return snd_una_ == iss_ ? iss_ + 1 : snd_una_;
+  // (A flag, not SND.UNA == ISS: after 2^32 - 1 octets SND.UNA meets ISS again.)
+  return syn_acked_ ? snd_una_ : iss_ + 1;
 }
 
 Seq Connection::data_end() const { return buffer_seq() + static_cast<std::uint32_t>(send_.size()); }
@@ -298,7 +299,11 @@ void Connection::autotune_receive(time::TimePoint now) {
   if (now - tune_started_ < rtt) {
     if (consumed_since_tune_ * 2 >= receive_limit_) {
       receive_limit_ = std::min(receive_limit_ * 2, config_.receive_buffer_max);
-      if (ooo_.empty()) ooo_ = ReassemblyQueue(receive_limit_);  // a held queue keeps its limit
+      if (ooo_.empty()) {  // a queue holding data keeps its limit; a FIN it noted moves over
+        const std::optional<Seq> fin = ooo_.fin();
+        ooo_ = ReassemblyQueue(receive_limit_);
+        if (fin) ooo_.note_fin(*fin);
+      }
       consumed_since_tune_ = 0;
       tune_started_ = now;
     }

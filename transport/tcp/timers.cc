@@ -160,6 +160,12 @@ void Connection::on_persist_timeout(time::TimePoint now) {
   ++owner_.counters().persist_probes;
   // A peer that answers probes is alive however long its window stays shut; one that has said
   // nothing through the longest backoff for twice the largest RTO is gone.
+  // Without an application (an orphan), Linux gives up after tcp_orphan_retries (8) probes.
+  if (application_gone_ && persist_backoff_ >= 8) {
+    ++owner_.counters().orphans_dropped;
+    abort(now);
+    return;
+  }
   if (persist_backoff_ >= kMaxPersistBackoff && now - last_received_ > 2 * config_.rto.maximum) {
     ++owner_.counters().timeouts_dropped;
     finish(ETIMEDOUT);
@@ -200,6 +206,12 @@ void Connection::on_keepalive_timeout(time::TimePoint now) {
 
 void Connection::schedule_delayed_ack(time::TimePoint now) {
   if (!delayed_ack_at_) delayed_ack_at_ = now + config_.delayed_ack;
+}
+
+void Connection::arm_orphan_timeout(time::TimePoint now) {
+  // Linux's tcp_fin_timeout (60 s): a FIN-WAIT-2 connection nobody will read from does not wait
+  // for the peer's FIN forever (RFC 9293 sets no limit; a peer that never closes would pin it).
+  if (state_ == State::fin_wait_2 && application_gone_ && !time_wait_at_) time_wait_at_ = now + config_.time_wait;
 }
 
 void Connection::enter_time_wait(time::TimePoint now) {
