@@ -256,6 +256,16 @@ TEST(TcpConnection, HalfCloseLetsThePeerKeepSending) {
   ASSERT_TRUE(p.run_until([&] { return p.client.got_all_of(200'000, 2) && p.client.c->peer_finished(); }));
   ASSERT_TRUE(p.run_until([&] { return p.server.c->state() == State::closed; }));
   EXPECT_EQ(p.client.c->state(), State::time_wait);
+  // A retransmitted FIN in TIME-WAIT is acknowledged and restarts the 2 MSL wait.
+  p.net.run_for(10s);
+  SegmentIn fin;
+  fin.flags.fin = true;
+  fin.flags.ack = true;
+  fin.seq = p.client.c->rcv_nxt() - 1;
+  fin.ack = p.client.c->snd_nxt();
+  p.client.c->segment_arrives(fin, p.net.now);
+  ASSERT_TRUE(p.client.c->next_deadline().has_value());
+  EXPECT_EQ(*p.client.c->next_deadline(), p.net.now + 60s);
 }
 
 TEST(TcpConnection, SimultaneousCloseGoesThroughClosing) {

@@ -32,6 +32,9 @@ void Connection::segment_arrives(const SegmentIn& in, time::TimePoint now) {
   if (!acceptable(in)) {
     if (in.flags.rst) ++c.rst_out_of_window;  // RFC 5961 3.2: silently dropped
     else ++c.not_acceptable;
+    // RFC 9293 3.10.7.4: in TIME-WAIT a retransmitted FIN is acknowledged and restarts the 2 MSL
+    // wait (it arrives below RCV.NXT, so it fails the window test and lands here).
+    if (state_ == State::time_wait && in.flags.fin && !in.flags.rst) time_wait_at_ = now + config_.time_wait;
     if (!in.flags.rst) send_ack(now);  // "send an acknowledgment ... drop the unacceptable segment"
     return;
   }
@@ -39,7 +42,6 @@ void Connection::segment_arrives(const SegmentIn& in, time::TimePoint now) {
     handle_rst(in, now);
     return;
   }
-  update_timestamp_recent(in);
   SegmentIn seg = in;
   trim_to_window(seg);
   restart_keepalive(now);
@@ -58,6 +60,9 @@ void Connection::segment_arrives(const SegmentIn& in, time::TimePoint now) {
     announce_deadline();
     return;
   }
+  // RFC 7323 4.3: TS.Recent only from a segment that passed every check (an in-window segment
+  // with a bogus ACK must not move it).
+  update_timestamp_recent(in);
   // Sixth: the URG bit. pktd keeps urgent data inline (as SO_OOBINLINE): it is counted, and the
   // octets reach the application in order, never lost or reordered.
   if (seg.flags.urg) ++c.urgent_received;
