@@ -223,9 +223,11 @@ void Connection::output(time::TimePoint now) {
 }
 
 void Connection::sack_output(time::TimePoint now) {
-  // RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() chooses.
+  // RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() chooses. SetPipe walks the
+  // scoreboard once; each segment sent then adds its length (RFC 6675 5 (C.4)), so a peer with
+  // many SACK ranges costs one walk per ACK, not one per segment.
+  std::uint32_t pipe = scoreboard_->pipe(snd_max_);
   for (int budget = 64; budget > 0; --budget) {
-    const std::uint32_t pipe = scoreboard_->pipe(snd_max_);
     if (cc_->cwnd() < pipe + smss_) return;
     const Seq end = data_end();
     const std::uint32_t unsent = snd_max_ < end ? static_cast<std::uint32_t>(end - snd_max_) : 0;
@@ -238,12 +240,15 @@ void Connection::sack_output(time::TimePoint now) {
       return;
     }
     if (next->rule == SackSendRule::kNewData) {
+      const Seq before = snd_max_;
       if (!send_data_segment(now)) return;  // new data goes the normal way (Nagle, FIN, SND.NXT)
+      pipe += static_cast<std::uint32_t>(snd_max_ - before);
       continue;
     }
     if (next->rule == SackSendRule::kLost) ++owner_.counters().retransmits_sack;
     send_range(next->start, next->end, now, true);
     scoreboard_->note_sent(*next);
+    pipe += next->length();
   }
 }
 
