@@ -88,11 +88,12 @@ void Server::State::start_request(Connection& c, Request request) {
   auto token = std::make_shared<InFlight>(shared_from_this());
   std::string name = std::string("ctl ") + to_string(request.op);
   rt.spawn(
-      [token, conn, request = std::move(request)] {
+      [token, conn, request = std::move(request)]() mutable {
         State& s = *token->state;
         json reply = s.stopping.load() ? make_error({ESHUTDOWN, "pktd is shutting down"})
                                        : execute(s.backend, request);
         s.answer(*conn, reply);
+        s.drop(conn);
       },
       std::move(name));
 }
@@ -145,7 +146,10 @@ void Server::State::close_later(const Connection& c) {
   // By weak_ptr: if the connection is gone by then, its address may belong to a new one.
   rt.post(
       [self = shared_from_this(), weak] {
-        if (auto conn = weak.lock()) self->close_now(conn.get());
+        if (auto conn = weak.lock()) {
+          self->close_now(conn.get());
+          self->drop(conn);
+        }
       },
       "ctl close");
 }
@@ -161,6 +165,12 @@ void Server::State::close_now(const Connection* c) {
   }
   rt.detach_interrupt(conn->irq);
   PKTD_LOG_DEBUG("control server: client pid %d disconnected", conn->caller.pid);
-}  // the last reference closes the fds (a request in flight may still hold one)
+  drop(conn);  // the last reference closes the fds (a request in flight may still hold one)
+}
+
+void Server::State::drop(std::shared_ptr<Connection>& conn) {
+  std::lock_guard lock(mutex);
+  conn.reset();
+}
 
 }  // namespace pktd::ctl

@@ -89,8 +89,10 @@ void Server::stop() {
     std::lock_guard lock(s.mutex);
     all.swap(s.connections);
   }
-  for (auto& [key, conn] : all) s.rt.detach_interrupt(conn->irq);
-  all.clear();  // closes each socket, unless a request in flight still holds it
+  for (auto& [key, conn] : all) {
+    s.rt.detach_interrupt(conn->irq);
+    s.drop(conn);  // closes the socket, unless a request in flight still holds it
+  }
   if (rt::Runtime::current() != &s.rt || s.rt.in_stack_context()) return;
   std::unique_lock lock(s.mutex);
   if (!s.idle.wait_for(lock, kStopPatience, [&s] { return s.in_flight == 0; }))

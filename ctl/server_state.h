@@ -66,6 +66,10 @@ struct Server::State : std::enable_shared_from_this<State> {
   // Detaches and closes c: close_later from its own callback, close_now from anywhere else.
   void close_later(const Connection& c);
   void close_now(const Connection* c);
+  // Drops a reference to a connection under the mutex, so that whichever drop is the last (and
+  // closes the fds) comes after close_now's detach in an order ThreadSanitizer can see: the
+  // reference count alone may be decremented in an uninstrumented copy of shared_ptr's code.
+  void drop(std::shared_ptr<Connection>& conn);
 };
 
 }  // namespace pktd::ctl

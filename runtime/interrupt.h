@@ -25,10 +25,16 @@ class Interrupt {
   bool software = false;  // fd is our eventfd
   InterruptEvent event;
   std::atomic<int> state{idle};
-  // Detach handshake: a worker sets busy then checks dead; detach sets dead then waits while
-  // busy. Sequentially consistent, so one of them always sees the other.
-  std::atomic<bool> busy{false};
+  // Detach handshake: a worker counts itself in busy then checks dead; detach sets dead then
+  // waits until busy is 0. Sequentially consistent, so one of them always sees the other. A
+  // count, not a flag: once a run re-arms the fd, the next run may start on another worker
+  // before the first has left, and the first leaving must not hide the second from detach.
+  std::atomic<int> busy{0};
   std::atomic<bool> dead{false};
+  // Bumped (release) just before the fd is re-armed and read (acquire) when a run starts, so
+  // that a run is ordered after the one that re-armed it: epoll's own ordering is invisible to
+  // ThreadSanitizer.
+  std::atomic<unsigned> handoff{0};
 };
 
 }  // namespace pktd::rt

@@ -55,13 +55,12 @@ void Runtime::send_event(InterruptEvent* event) {
 }
 
 void Runtime::run_source(Interrupt* irq, bool fired) {
-  // exchange, not store: it also orders this run after the previous one on another worker
-  // (epoll's re-arm does that too, but ThreadSanitizer cannot see it).
-  irq->busy.exchange(true);
+  irq->busy.fetch_add(1);
   if (irq->dead.load()) {
-    irq->busy.store(false);
+    irq->busy.fetch_sub(1);
     return;
   }
+  (void)irq->handoff.load(std::memory_order_acquire);
   if (fired && irq->software) {
     drain_fd(irq->fd);
     irq->state.store(Interrupt::active);
@@ -77,10 +76,13 @@ void Runtime::run_source(Interrupt* irq, bool fired) {
     // Idle before enable: a driver thread unblocked by enable must get a fresh event.
     if (irq->software) irq->state.store(Interrupt::idle);
     irq->spec.enable();
+    irq->handoff.fetch_add(1, std::memory_order_release);
     rearm(irq);
   }
   t_running_irq = nullptr;
-  irq->busy.store(false);
+  // Read-modify-writes all: each continues the release sequence of the one before, so detach's
+  // load of busy orders every run before it, overlapping ones included.
+  irq->busy.fetch_sub(1);
 }
 
 void Runtime::rearm(Interrupt* irq) { epoll_rearm(epoll_fd_, irq->fd, irq); }
@@ -107,7 +109,7 @@ void Runtime::detach_interrupt(Interrupt* irq) {
   }
   // A worker may be inside process or enable right now; they are short by contract. The fd
   // leaves epoll only after, so that callback's re-arm finds it still there.
-  while (irq->busy.load()) std::this_thread::yield();
+  while (irq->busy.load() != 0) std::this_thread::yield();
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, irq->fd, nullptr);
   if (irq->software) ::close(irq->fd);
   Grave grave{irq, {}};
