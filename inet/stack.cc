@@ -150,6 +150,7 @@ void Stack::drain_input() {
     drain_posted_ = false;
   }
   counters_.ether.input_queue_full += input_dropped_full_.exchange(0, std::memory_order_relaxed);
+  tcp_->begin_input_batch();
   while (batch != nullptr) {
     buf::MbufPtr m(batch);
     batch = batch->nextpkt;
@@ -161,6 +162,7 @@ void Stack::drain_input() {
     }
     Private::frame_input(*this, *ifp, std::move(m));
   }
+  tcp_->end_input_batch(env_.clock().now());
 }
 
 // --- addresses ---

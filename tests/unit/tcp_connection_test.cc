@@ -432,6 +432,44 @@ TEST(TcpConnection, DelayedAckWaitsFortyMillisecondsOrTwoSegments) {
   EXPECT_LT(p.net.b.sent_at[acks_before] - sent2, 20ms);  // one network delay, no timer
 }
 
+// Pure ACKs b sent from `from` on.
+std::size_t pure_acks(const testing::SimHost& h, std::size_t from) {
+  std::size_t n = 0;
+  for (std::size_t i = from; i < h.sent_headers.size(); ++i)
+    if (h.sent_headers[i].flags.ack && !h.sent_headers[i].flags.psh && !h.sent_headers[i].flags.syn &&
+        !h.sent_headers[i].flags.fin)
+      ++n;
+  return n;
+}
+
+TEST(TcpConnection, ABurstReadAsOneBatchIsAcknowledgedOnceAtItsEnd) {
+  for (bool batched : {false, true}) {
+    SCOPED_TRACE(batched ? "one input batch" : "segment by segment");
+    Pair p(1, Faults{.batch_input = batched});
+    ASSERT_EQ(p.connect(), 0);
+    ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+    const std::byte one[1] = {std::byte{1}};
+    p.client.c->send(one, p.net.now);  // the first read's window update, out of the way
+    p.run_until([] { return false; }, 200ms);
+    p.client.c->set_nodelay(true, p.net.now);
+    const std::size_t before = p.net.b.sent_headers.size();
+    // Eight full segments leave at one instant and arrive together.
+    std::vector<std::byte> burst(8 * p.client.c->smss(), std::byte{7});
+    const std::size_t a_before = p.net.a.sent_headers.size();
+    ASSERT_EQ(p.client.c->send(burst, p.net.now), burst.size());
+    ASSERT_EQ(p.net.a.sent_headers.size() - a_before, 8U);
+    const time::TimePoint sent = p.net.now;
+    // The network alone (the applications read nothing, so no window update joins in).
+    ASSERT_TRUE(p.net.run_until([&] { return p.net.b.sent_headers.size() > before; }));
+    p.net.run_for(1ms);  // everything else b sends at that instant
+    // RFC 5681 4.2: every second segment; one batch: one stretch ACK covering all eight.
+    EXPECT_EQ(pure_acks(p.net.b, before), batched ? 1U : 4U);
+    EXPECT_LT(p.net.b.sent_at[before] - sent, 20ms);  // at once, not at the delayed ACK timer
+    EXPECT_EQ(p.net.b.sent_headers.back().acknowledgment_number,
+              p.client.c->snd_nxt().value());
+  }
+}
+
 TEST(TcpConnection, RetransmissionTimeoutBacksOffExponentially) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);
@@ -663,7 +701,11 @@ INSTANTIATE_TEST_SUITE_P(
                           GridCase{"corruption 5%", Faults{.corrupt = 0.05}},
                           GridCase{"jitter 20 ms", Faults{.jitter = 20ms}},
                           GridCase{"everything", Faults{.loss = 0.05, .duplicate = 0.05, .reorder = 0.05,
-                                                        .corrupt = 0.02, .jitter = 10ms}}),
+                                                        .corrupt = 0.02, .jitter = 10ms}},
+                          GridCase{"loss 5% batched", Faults{.loss = 0.05, .batch_input = true}},
+                          GridCase{"everything batched",
+                                   Faults{.loss = 0.05, .duplicate = 0.05, .reorder = 0.05,
+                                          .corrupt = 0.02, .jitter = 10ms, .batch_input = true}}),
         ::testing::Values(1U, 2U, 3U)),
     [](const auto& param_info) {
       std::string name = std::get<0>(param_info.param).name;

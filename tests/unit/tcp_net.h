@@ -20,6 +20,9 @@ struct Faults {
   double loss = 0, duplicate = 0, reorder = 0, corrupt = 0;
   time::Duration delay = std::chrono::milliseconds(5);
   time::Duration jitter{};
+  // What arrives at a host at one instant is one input batch (TcpLayer::begin_input_batch), as
+  // the stack gives TCP what it drained from its input queue at once.
+  bool batch_input = false;
 };
 
 class SimNet;
@@ -132,6 +135,8 @@ class SimNet {
   }
 
   void step() {
+    if (faults_.batch_input)
+      for (SimHost* h : {&a, &b}) h->layer.begin_input_batch();
     while (!in_flight_.empty() && in_flight_.begin()->first <= now) {
       Packet p = std::move(in_flight_.begin()->second);
       in_flight_.erase(in_flight_.begin());
@@ -139,6 +144,8 @@ class SimNet {
       SimHost& to = p.dst == a.address_ ? a : b;
       to.layer.input(p.src, p.dst, p.bytes, now);
     }
+    if (faults_.batch_input)
+      for (SimHost* h : {&a, &b}) h->layer.end_input_batch(now);
     for (SimHost* h : {&a, &b}) {
       if (h->wake_ && *h->wake_ <= now) {
         h->wake_.reset();

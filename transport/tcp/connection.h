@@ -119,6 +119,10 @@ class ConnectionOwner {
   virtual TcpCounters& counters() = 0;
   // Whether a challenge ACK (RFC 5961 7) may go out now: the owner rate-limits them globally.
   virtual bool challenge_ack_allowed(time::TimePoint now) = 0;
+  // Whether the ACK due for every second full-sized segment may wait for the end of the input
+  // batch this segment came in (the owner then calls send_deferred_ack): one ACK for a burst
+  // read together, as a receiver with large receive offload sends. false: send it now.
+  virtual bool defer_ack(Connection& /*c*/) { return false; }
 };
 
 class Connection {
@@ -151,6 +155,9 @@ class Connection {
   void icmp_unreachable(int error, time::TimePoint now);
   // ICMP fragmentation needed (RFC 1191): the path's MTU is mtu.
   void path_mtu(std::uint16_t mtu, time::TimePoint now);
+
+  // The end of an input batch: the ACK defer_ack held back, if nothing has carried it since.
+  void send_deferred_ack(time::TimePoint now);
 
   // --- timers ---
   [[nodiscard]] std::optional<time::TimePoint> next_deadline() const;

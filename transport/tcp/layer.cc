@@ -34,6 +34,12 @@ struct TcpLayer::Private {
     if (l.on_connection_event) l.on_connection_event(c);
   }
 
+  // A burst is mostly one connection's segments back to back: only a change of connection adds
+  // an entry (a connection listed twice is only told twice).
+  static void hold_for_batch_end(TcpLayer& l, std::shared_ptr<Connection> c) {
+    if (l.batched_.empty() || l.batched_.back() != c) l.batched_.push_back(std::move(c));
+  }
+
   // RFC 9293 3.10.7.1: a segment for no connection gets a RST (unless it is one).
   static void reset_for(TcpLayer& l, wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpView& v) {
     ++l.counters_.no_socket;
@@ -310,7 +316,8 @@ void TcpLayer::input(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<con
       c->abort(now);  // TIME-WAIT: nothing is sent, the pair is released
     } else {
       c->segment_arrives(seg, now);
-      Private::notify(*this, *c);
+      if (batching_) Private::hold_for_batch_end(*this, std::move(c));
+      else Private::notify(*this, *c);
       return;
     }
   }
@@ -502,6 +509,20 @@ void TcpLayer::state_changed(Connection& c, State from) {
 }
 
 bool TcpLayer::challenge_ack_allowed(time::TimePoint now) { return challenge_acks_.allow(now); }
+
+bool TcpLayer::defer_ack(Connection&) { return batching_; }
+
+void TcpLayer::end_input_batch(time::TimePoint now) {
+  Private::Entry entry(*this);
+  batching_ = false;
+  std::vector<std::shared_ptr<Connection>> batch;
+  batch.swap(batched_);
+  for (const std::shared_ptr<Connection>& c : batch) {
+    // The socket first: the application taking the bytes opens the window the ACK announces.
+    Private::notify(*this, *c);
+    if (c->state() != State::closed) c->send_deferred_ack(now);
+  }
+}
 
 // --- Listener ---
 

@@ -131,6 +131,14 @@ class TcpLayer final : public ConnectionOwner {
   // Lets go of a binding that neither listens nor connects (a socket closed after bind).
   void unbind(const std::shared_ptr<Binding>& binding);
 
+  // --- input batches ---
+  // Segments given to input() between these two calls form one batch (what the stack drained
+  // from its input queue at once): each connection's event, and the ACK due every second
+  // segment, come once at the end of the batch instead of after every segment. Without a batch,
+  // input() reports at once.
+  void begin_input_batch() { batching_ = true; }
+  void end_input_batch(time::TimePoint now);
+
   // --- timers ---
   void run_timers(time::TimePoint now);
 
@@ -152,6 +160,7 @@ class TcpLayer final : public ConnectionOwner {
   void state_changed(Connection& c, State from) override;
   TcpCounters& counters() override { return counters_; }
   bool challenge_ack_allowed(time::TimePoint now) override;
+  bool defer_ack(Connection& c) override;
 
  private:
   friend class Listener;
@@ -185,6 +194,8 @@ class TcpLayer final : public ConnectionOwner {
   std::optional<time::TimePoint> woken_for_;
   std::vector<std::shared_ptr<Connection>> closing_;  // reached CLOSED: forgotten after the call
   int depth_ = 0;  // calls into the layer in progress (closing_ is reaped at the outermost)
+  bool batching_ = false;
+  std::vector<std::shared_ptr<Connection>> batched_;  // had segments in this batch, in order
   ChallengeAckLimiter challenge_acks_;  // RFC 5961 7, all connections together
   PortSelector ports_;                  // RFC 6056 Algorithm 4
   SynCookies cookies_;                  // RFC 4987 3.6, when a SYN queue overflows

@@ -117,6 +117,15 @@ void Connection::send_ack(time::TimePoint now) {
   send_segment(snd_nxt_, 0, wire::TcpFlags{.ack = true}, now, false);
 }
 
+void Connection::send_deferred_ack(time::TimePoint now) {
+  // RFC 5681 4.2 asks for an ACK at least every second full-sized segment; a burst handled
+  // together is acknowledged once at its end, as Linux does after coalescing it (RFC 5681
+  // permits such stretch ACKs and the sender counts bytes, RFC 3465).
+  if (unacked_segments_ < 2) return;
+  send_ack(now);
+  announce_deadline();
+}
+
 void Connection::send_challenge_ack(time::TimePoint now) {
   TcpCounters& c = owner_.counters();
   // The connection's own interval first, so that one flooded connection does not spend the
