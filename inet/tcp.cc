@@ -6,12 +6,36 @@
 
 namespace pktd::inet {
 
+namespace {
+// The segment written straight into a packet when it fits one mbuf (a full-sized one does, in a
+// cluster), else through a copy. nullptr: no buffers (*error ENOBUFS) or no valid segment (EINVAL).
+buf::MbufPtr segment_packet(const wire::TcpSegment& segment, Ipv4Address src, Ipv4Address dst,
+                            std::vector<std::byte>& scratch, int* error) {
+  const size_t len = segment.length();
+  *error = ENOBUFS;
+  buf::MbufPtr m = buf::get_packet(buf::Wait::nowait, len, buf::kDefaultHeadroom);
+  if (!m) return nullptr;
+  if (m->next == nullptr && m->tailroom() >= len) {
+    *error = EINVAL;
+    if (!segment.emit(std::span(m->data, len), src, dst)) return nullptr;
+    m->len = len;
+    m->pkthdr.len = len;
+    return m;
+  }
+  scratch.resize(len);
+  *error = EINVAL;
+  if (!segment.emit(scratch, src, dst)) return nullptr;
+  *error = ENOBUFS;
+  if (!buf::append(*m, scratch)) return nullptr;
+  return m;
+}
+}  // namespace
+
 int Stack::TcpGlue::transmit(Ipv4Address src, Ipv4Address dst, const wire::TcpSegment& segment,
                              uint8_t ttl, uint8_t tos) {
-  bytes_.resize(segment.length());
-  if (!segment.emit(bytes_, src, dst)) return EINVAL;
-  buf::MbufPtr m = buf::packet_from(bytes_, buf::Wait::nowait, 64);
-  if (!m) return ENOBUFS;
+  int error = 0;
+  buf::MbufPtr m = segment_packet(segment, src, dst, bytes_, &error);
+  if (!m) return error;
   // RFC 1191: TCP sets DF and learns the path's MTU from fragmentation-needed errors.
   SendOptions o;
   o.source = src;

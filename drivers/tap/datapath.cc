@@ -20,10 +20,31 @@ using pktd_kit::TxResult;
 // Resource shortage that passes: keep the frame and try again later.
 bool transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
-ssize_t write_frame(int fd, const std::byte* data, size_t len) {
+// Longest chain written in one writev; a longer one goes through tx_buf.
+constexpr size_t kMaxTxIov = 16;
+
+// One write per frame: a TAP takes a whole frame per write() or none of it, and the pieces of one
+// writev are one frame. The chain's buffers go as they are, without a copy, unless the chain
+// has more pieces than kMaxTxIov.
+ssize_t write_frame(Softc& sc, pktd_mbuf* m, size_t len) {
+  const pktd_host& h = sc.host;
+  iovec iov[kMaxTxIov];
+  int count = 0;
+  pktd_mbuf* b = m;
+  for (; b != nullptr && count < static_cast<int>(kMaxTxIov); b = h.m_next(b))
+    if (h.m_len(b) > 0) iov[count++] = iovec{h.m_data(b), h.m_len(b)};
+  if (b != nullptr) {
+    if (len > sc.tx_buf.size() || h.m_copydata(m, 0, len, sc.tx_buf.data()) != 0) {
+      errno = EMSGSIZE;
+      return -1;
+    }
+    iov[0] = iovec{sc.tx_buf.data(), len};
+    count = 1;
+  }
+  // VNET_HDR: the virtio_net_hdr for this frame's offload flags would be the first piece.
   ssize_t n = 0;
   do {
-    n = ::write(fd, data, len);
+    n = ::writev(sc.tap.fd, iov, count);
   } while (n < 0 && errno == EINTR);
   return n;
 }
@@ -32,14 +53,7 @@ ssize_t write_frame(int fd, const std::byte* data, size_t len) {
 TxResult transmit(Softc& sc, pktd_mbuf* m) {
   const pktd_host& h = sc.host;
   size_t len = h.m_pktlen(m);
-  // One write per frame: a TAP takes a whole frame per write() or none of it.
-  // VNET_HDR: the virtio_net_hdr for this frame's offload flags would be written first.
-  if (len > sc.tx_buf.size() || h.m_copydata(m, 0, len, sc.tx_buf.data()) != 0) {
-    h.if_count(sc.ifp, PKTD_IFC_OERRORS, 1);
-    h.m_freem(m);
-    return TxResult::dropped;
-  }
-  ssize_t n = write_frame(sc.tap.fd, sc.tx_buf.data(), len);
+  ssize_t n = write_frame(sc, m, len);
   if (n < 0 && transient(errno)) return TxResult::busy;
   h.m_freem(m);
   // EIO here means the Linux side is down (pktd's link state says so too): Linux would drop

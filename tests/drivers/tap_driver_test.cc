@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,23 +48,31 @@
 #include "pktd/driver.h"
 #include "tests/support/wait.h"
 
-// --- a seam in write() ---
+// --- a seam in write() and writev() ---
 // The kernel practically never refuses a TAP write for now (the tun socket's send buffer is
-// unlimited), so to exercise the driver's retry path the test makes write() on one fd fail with
-// EAGAIN. The driver's write() binds to this definition because the executable exports it
+// unlimited), so to exercise the driver's retry path the test makes writes on one fd fail with
+// EAGAIN. The driver's calls bind to these definitions because the executable exports them
 // (ENABLE_EXPORTS in CMakeLists.txt); every other fd goes straight to the system call.
 namespace {
 std::atomic<int> g_refuse_fd{-1};
 std::atomic<int> g_refusals_left{0};
+
+bool refuse(int fd) {
+  if (fd < 0 || fd != g_refuse_fd.load() || g_refusals_left.load() <= 0) return false;
+  g_refusals_left.fetch_sub(1);
+  errno = EAGAIN;
+  return true;
+}
 }  // namespace
 
 extern "C" ssize_t write(int fd, const void* buf, size_t len) {
-  if (fd >= 0 && fd == g_refuse_fd.load() && g_refusals_left.load() > 0) {
-    g_refusals_left.fetch_sub(1);
-    errno = EAGAIN;
-    return -1;
-  }
+  if (refuse(fd)) return -1;
   return syscall(SYS_write, fd, buf, len);
+}
+
+extern "C" ssize_t writev(int fd, const struct iovec* iov, int count) {
+  if (refuse(fd)) return -1;
+  return syscall(SYS_writev, fd, iov, count);
 }
 
 namespace {
