@@ -151,7 +151,7 @@ void Connection::negotiate(const wire::TcpOptions& theirs, bool from_syn) {
   cc_ = make_congestion_control(cc_->name(), smss_);
   if (sack_enabled_) {
     scoreboard_ = std::make_unique<SackScoreboard>(SackScoreboardConfig{.smss = smss_}, iss_ + 1);
-    rack_ = std::make_unique<Rack>();
+    if (config_.rack) rack_ = std::make_unique<Rack>();
   }
 }
 

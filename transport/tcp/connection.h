@@ -68,6 +68,7 @@ struct ConnectionConfig {
   std::string congestion = std::string(kDefaultCongestionControl);  // TCP_CONGESTION
   bool nodelay = false;                       // TCP_NODELAY
   bool sack = true;                           // tcp_sack
+  bool rack = true;                           // tcp_recovery & 1: RACK loss detection (with SACK)
   bool timestamps = true;                     // tcp_timestamps
   bool window_scaling = true;                 // tcp_window_scaling
   time::Duration time_wait = std::chrono::seconds(60);  // TCP_TIMEWAIT_LEN (2MSL)
