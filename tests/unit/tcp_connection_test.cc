@@ -511,6 +511,97 @@ TEST(TcpConnection, ATailLossIsRepairedByTheProbeNotByATimeout) {
   EXPECT_LT(p.net.now - start, 100ms);  // well inside the 200 ms minimum RTO
 }
 
+// The sequence number of a segment, from its octets (IPv4 has gone: they start at the TCP header).
+std::uint32_t seq_of(const std::vector<std::byte>& bytes) {
+  return bytes.size() >= 20 ? wire::load_be32(bytes, 4) : 0;
+}
+
+// A connection after one exchange, so that the RTT is known (RACK's min_RTT, the RTO's SRTT).
+void establish_with_rtt(Pair& p) {
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  p.client.to_send = 1000;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000; }));
+}
+
+TEST(TcpConnection, ALostRetransmissionIsRepairedByRackNotByATimeout) {
+  Pair p;
+  establish_with_rtt(p);
+  // A hundred segments; the fifth is lost, and so is its first retransmission. Only RACK (RFC
+  // 8985 6) can see the retransmission lost: it lies below HighRxt, where RFC 6675's NextSeg never
+  // looks again, so without RACK the retransmission timer (200 ms at least) repairs it.
+  const std::uint32_t victim = (p.client.c->snd_nxt() + 4 * p.client.c->smss()).value();
+  int victim_sent = 0;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    if (src != p.net.a.address_ || seq_of(bytes) != victim) return false;
+    return ++victim_sent <= 2;
+  };
+  const auto& stats = p.net.a.layer.stats();
+  const auto timeouts_before = stats.retransmits_timeout;
+  const time::TimePoint start = p.net.now;
+  p.client.to_send = 1000 + 100 * p.client.c->smss();
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(p.client.to_send, 1); }));
+  EXPECT_EQ(victim_sent, 3) << "the original, the lost retransmission, the one that arrived";
+  EXPECT_EQ(stats.retransmits_timeout, timeouts_before);
+  EXPECT_EQ(stats.timeouts, 0U);
+  EXPECT_GE(stats.retransmits_rack, 1U);
+  EXPECT_GE(stats.rack_lost_marked, 1U);
+  // The path's round trip is 10 ms: the whole transfer ends before a 200 ms timeout could fire.
+  EXPECT_LT(p.net.now - start, 150ms);
+}
+
+TEST(TcpConnection, ReorderingWithinTheReorderingWindowIsNotALoss) {
+  Pair p;
+  establish_with_rtt(p);
+  p.client.c->set_nodelay(true, p.net.now);
+  // Two segments 1 ms apart; the first is held back 1.5 ms, so the second overtakes it and is
+  // SACKed (at 11 ms). Were there no reordering window, the first would be lost then (sent before
+  // a delivered segment, a round trip ago); RACK waits min_RTT / 4 = 2.5 ms more (RFC 8985 6.2
+  // step 4), and the first's ACK comes at 11.5 ms: nothing is resent.
+  const std::uint32_t late = p.client.c->snd_nxt().value();
+  p.net.delay_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    return src == p.net.a.address_ && seq_of(bytes) == late ? time::Duration(1500us) : time::Duration(0);
+  };
+  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
+  for (int i = 0; i < 2; ++i) {
+    p.client.c->send(segment, p.net.now);
+    p.net.run_for(1ms);
+  }
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 2 * segment.size(); }));
+  p.net.run_for(300ms);
+  EXPECT_EQ(p.net.b.layer.stats().out_of_order_segments, 1U) << "the segments were reordered";
+  EXPECT_EQ(p.client.c->retransmissions(), 0U);
+  EXPECT_EQ(p.net.a.layer.stats().rack_lost_marked, 0U);
+}
+
+TEST(TcpConnection, ALossTooFewForDupThreshIsFoundByTheReorderingTimer) {
+  Pair p;
+  establish_with_rtt(p);
+  p.client.c->set_nodelay(true, p.net.now);
+  // Two segments 2 ms apart, the first lost: one SACK cannot reach DupThresh, and RACK waits
+  // min_RTT / 4 past a round trip before it calls the first lost, on its timer (RFC 8985 6.2
+  // step 5) -- before the tail loss probe (2 SRTT) and long before the retransmission timeout.
+  const std::uint32_t lost = p.client.c->snd_nxt().value();
+  int lost_sent = 0;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    return src == p.net.a.address_ && seq_of(bytes) == lost && ++lost_sent == 1;
+  };
+  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
+  const time::TimePoint start = p.net.now;
+  for (int i = 0; i < 2; ++i) {
+    p.client.c->send(segment, p.net.now);
+    p.net.run_for(2ms);
+  }
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 2 * segment.size(); }));
+  const auto& stats = p.net.a.layer.stats();
+  EXPECT_EQ(lost_sent, 2);
+  EXPECT_EQ(stats.rack_reorder_timeouts, 1U);
+  EXPECT_EQ(stats.rack_recoveries, 1U);
+  EXPECT_EQ(stats.tail_loss_probes, 0U);
+  EXPECT_EQ(stats.timeouts, 0U);
+  EXPECT_LT(p.net.now - start, 30ms);
+}
+
 TEST(TcpConnection, PathMtuShrinksSegments) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);

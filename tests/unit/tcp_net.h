@@ -106,6 +106,7 @@ class SimNet {
       std::uniform_int_distribution<std::int64_t> j(0, faults_.jitter.count());
       d += time::Duration(j(rng_));
     }
+    if (delay_if) d += delay_if(src, bytes);
     if (u(rng_) < faults_.reorder) {
       d += faults_.delay * 3;  // overtaken by what follows
       ++reordered;
@@ -118,6 +119,9 @@ class SimNet {
   std::uint64_t segments = 0, lost = 0, corrupted = 0, reordered = 0, duplicated = 0;
   // A targeted loss: segments (as octets) for which this returns true are dropped.
   std::function<bool(wire::Ipv4Address src, const std::vector<std::byte>& segment)> drop_if;
+  // A targeted delay: added to the path's delay of the segments it is asked about (reordering).
+  std::function<time::Duration(wire::Ipv4Address src, const std::vector<std::byte>& segment)>
+      delay_if;
   Faults& faults() { return faults_; }
 
  private:

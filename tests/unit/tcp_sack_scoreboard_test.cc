@@ -279,6 +279,29 @@ TEST_P(SackScenario, BlocksMergeWhenTheyOverlapOrTouch) {
   EXPECT_EQ(other.ranges(), blocks({{2000, 4000}, {7000, 9000}}));
 }
 
+TEST_P(SackScenario, NewlySackedRangesAreReportedGapByGap) {
+  // What RACK (rack.h) is told an ACK delivered: only octets not SACKed before.
+  std::vector<wire::TcpSackBlock> newly;
+  auto update = [&](std::uint32_t ack_offset,
+                    std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> list) {
+    const auto bl = blocks(list);
+    return sb.update(s(ack_offset), bl, s(11000), &newly);
+  };
+  update(1000, {{3000, 4000}, {6000, 7000}});
+  EXPECT_EQ(newly, blocks({{3000, 4000}, {6000, 7000}}));
+  // Over both and beyond: the gaps around and between them.
+  update(1000, {{2000, 8000}});
+  EXPECT_EQ(newly, blocks({{2000, 3000}, {4000, 6000}, {7000, 8000}}));
+  update(1000, {{2000, 8000}});
+  EXPECT_TRUE(newly.empty());
+  // After the cumulative ACK moved: only the new block.
+  update(2500, {{9000, 9500}});
+  EXPECT_EQ(newly, blocks({{9000, 9500}}));
+  // A D-SACK reports nothing new.
+  update(2500, {{1000, 2000}, {9000, 9500}});
+  EXPECT_TRUE(newly.empty());
+}
+
 TEST_P(SackScenario, DsackBlocksAreRecognisedNotRecorded) {
   // RFC 2883 4.1.1: a retransmission of data already received; the first block is below the ACK.
   SackUpdate u = ack(3000, {{1500, 2000}});

@@ -95,6 +95,7 @@ void Connection::enter(State s) {
     delayed_ack_at_.reset();
     time_wait_at_.reset();
     probe_at_.reset();
+    rack_at_.reset();
     send_.clear();
     ooo_.clear();
   }
@@ -148,7 +149,10 @@ void Connection::negotiate(const wire::TcpOptions& theirs, bool from_syn) {
   }
   recompute_smss();
   cc_ = make_congestion_control(cc_->name(), smss_);
-  if (sack_enabled_) scoreboard_ = std::make_unique<SackScoreboard>(SackScoreboardConfig{.smss = smss_}, iss_ + 1);
+  if (sack_enabled_) {
+    scoreboard_ = std::make_unique<SackScoreboard>(SackScoreboardConfig{.smss = smss_}, iss_ + 1);
+    if (config_.rack) rack_ = std::make_unique<Rack>();
+  }
 }
 
 void Connection::connect(Seq iss, time::TimePoint now) {

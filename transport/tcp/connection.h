@@ -8,6 +8,7 @@
 //   input.cc       SEGMENT ARRIVES (3.10.7), with RFC 5961's protections and RFC 7323's PAWS
 //   output.cc      what to send and when: windows, Nagle, silly-window avoidance, ACKs, options
 //   timers.cc      retransmission (RFC 6298), persist, keepalive, delayed ACK, TIME-WAIT
+//   rack_loss.cc   RACK loss detection (RFC 8985 6) beside the SACK scoreboard
 //
 // Passive opens (LISTEN, the SYN queue, cookies) are the Listener's (listener.h); a connection
 // starts from SYN-SENT (connect) or SYN-RECEIVED (a SYN a listener accepted).
@@ -27,6 +28,7 @@
 #include "transport/tcp/congestion.h"
 #include "transport/tcp/counters.h"
 #include "transport/tcp/isn.h"
+#include "transport/tcp/rack.h"
 #include "transport/tcp/reassembly.h"
 #include "transport/tcp/rto.h"
 #include "transport/tcp/sack_scoreboard.h"
@@ -66,6 +68,7 @@ struct ConnectionConfig {
   std::string congestion = std::string(kDefaultCongestionControl);  // TCP_CONGESTION
   bool nodelay = false;                       // TCP_NODELAY
   bool sack = true;                           // tcp_sack
+  bool rack = true;                           // tcp_recovery & 1: RACK loss detection (with SACK)
   bool timestamps = true;                     // tcp_timestamps
   bool window_scaling = true;                 // tcp_window_scaling
   time::Duration time_wait = std::chrono::seconds(60);  // TCP_TIMEWAIT_LEN (2MSL)
@@ -278,6 +281,7 @@ class Connection {
   std::uint32_t timestamp_clock(time::TimePoint now) const;
   // timers.cc
   void arm_retransmit(time::TimePoint now);
+  void enter_sack_recovery(std::uint32_t flight_before, time::TimePoint now);
   void on_retransmit_timeout(time::TimePoint now);
   void on_persist_timeout(time::TimePoint now);
   void arm_tail_loss_probe(time::TimePoint now);
@@ -288,6 +292,17 @@ class Connection {
   void enter_time_wait(time::TimePoint now);
   void arm_orphan_timeout(time::TimePoint now);
   bool retries_exhausted(time::TimePoint now) const;
+  // rack_loss.cc
+  void rack_note_sent(Seq seq, std::uint32_t len, wire::TcpFlags flags, time::TimePoint now);
+  [[nodiscard]] std::optional<time::TimePoint> echoed_send_time(const SegmentIn& seg,
+                                                                time::TimePoint now) const;
+  [[nodiscard]] bool rack_in_recovery() const;
+  void rack_ack(const SegmentIn& seg, const SackUpdate& u, time::TimePoint now);
+  void rack_detect_loss(time::TimePoint now);
+  [[nodiscard]] bool rack_starts_recovery() const;
+  void on_rack_timeout(time::TimePoint now);
+  [[nodiscard]] std::uint32_t rack_pipe() const;
+  std::uint32_t retransmit_rack_lost(time::TimePoint now);  // octets sent, 0 if none
 
   ConnectionOwner& owner_;
   Endpoints endpoints_;
@@ -336,6 +351,9 @@ class Connection {
   // Congestion control, RTT, retransmission.
   std::unique_ptr<CongestionControl> cc_;
   std::unique_ptr<SackScoreboard> scoreboard_;  // with SACK: RFC 6675 loss recovery
+  std::unique_ptr<Rack> rack_;                  // with SACK: RFC 8985 6 loss detection
+  std::vector<wire::TcpSackBlock> newly_sacked_;  // one ACK's, from the scoreboard to RACK
+  std::optional<time::TimePoint> rack_at_;      // RFC 8985 6.2 step 5: the reordering timer
   RtoEstimator rto_;
   std::uint32_t dupacks_ = 0;
   std::uint32_t limited_transmit_ = 0;  // RFC 3042: octets allowed past cwnd by duplicate ACKs

@@ -40,6 +40,10 @@ struct TcpCounters {
   std::uint64_t retransmits_timeout = 0, retransmits_fast = 0, retransmits_partial_ack = 0,
                 retransmits_sack = 0, retransmits_syn = 0;
   std::uint64_t tail_loss_probes = 0;  // RFC 8985 7
+  // RACK (RFC 8985 6): segments deemed lost, retransmissions of them, recoveries RACK started
+  // (before DupThresh would have), reordering timer expiries.
+  std::uint64_t rack_lost_marked = 0, retransmits_rack = 0, rack_recoveries = 0,
+                rack_reorder_timeouts = 0;
   std::uint64_t sack_reneging = 0;     // the peer dropped data it had SACKed
   std::uint64_t orphans_dropped = 0;   // FIN-WAIT-2 or persist without an application: ended
   std::uint64_t fast_recoveries = 0, sack_recoveries = 0, timeouts = 0, spurious_dsack = 0;

@@ -356,12 +356,15 @@ void Connection::new_data_acked(const SegmentIn& seg, std::uint32_t acked, time:
 void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
   TcpCounters& c = owner_.counters();
   const std::uint32_t flight_before = in_flight();
-  const SackUpdate u = scoreboard_->update(seg.ack, seg.options.sack_blocks(), snd_max_);
+  const SackUpdate u =
+      scoreboard_->update(seg.ack, seg.options.sack_blocks(), snd_max_, &newly_sacked_);
   if (seg.ack >= snd_una_ && scoreboard_->is_sacked(seg.ack)) {
     // The peer acknowledges up to the start of data it had SACKed: it reneged (dropped
     // out-of-order data, as Linux may under memory pressure). Forget the SACKs (RFC 2018 8).
     ++c.sack_reneging;
     scoreboard_->reset(seg.ack);
+    newly_sacked_.clear();
+    if (rack_) rack_->forget_sacks(now);
   }
   if (u.dsack) ++c.spurious_dsack;  // RFC 2883: the peer got something twice
   // RFC 3042 (limited transmit): the first two duplicate ACKs each let one new segment go past
@@ -383,6 +386,7 @@ void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
         rto_.has_estimate() ? std::optional(rto_.srtt()) : std::nullopt;
     if (cc_->in_recovery() && (u.recovery_complete || snd_una_ >= recover_)) {
       cc_->on_exit_recovery(in_flight(), now);
+      if (rack_) rack_->on_recovery_exit();
     } else {
       cc_->on_ack({acked, flight_before, now, srtt});
     }
@@ -394,18 +398,28 @@ void Connection::sack_ack(const SegmentIn& seg, time::TimePoint now) {
       arm_tail_loss_probe(now);
     }
   }
+  // RFC 8985 6.2: RACK's steps, once the scoreboard knows what this ACK delivered.
+  rack_ack(seg, u, now);
   if (u.enter_recovery && !cc_->in_recovery()) {
-    limited_transmit_ = 0;
-    probe_at_.reset();
-    // RFC 6675 5 (4): fast retransmit of the first hole, then the pipe governs sending.
-    recover_ = snd_max_;
-    cc_->on_enter_recovery({flight_before, now, RecoveryMode::kSack});
-    ++c.sack_recoveries;
-    ++c.retransmits_fast;
-    timing_ = false;
-    const SackSegment first = scoreboard_->enter_recovery(snd_max_);
-    if (first.length() > 0) send_range(first.start, first.end, now, true);
+    enter_sack_recovery(flight_before, now);
+  } else if (rack_starts_recovery()) {
+    ++c.rack_recoveries;
+    enter_sack_recovery(flight_before, now);
   }
+}
+
+void Connection::enter_sack_recovery(std::uint32_t flight_before, time::TimePoint now) {
+  TcpCounters& c = owner_.counters();
+  limited_transmit_ = 0;
+  probe_at_.reset();
+  // RFC 6675 5 (4): fast retransmit of the first hole, then the pipe governs sending.
+  recover_ = snd_max_;
+  cc_->on_enter_recovery({flight_before, now, RecoveryMode::kSack});
+  ++c.sack_recoveries;
+  ++c.retransmits_fast;
+  timing_ = false;
+  const SackSegment first = scoreboard_->enter_recovery(snd_max_);
+  if (first.length() > 0) send_range(first.start, first.end, now, true);
 }
 
 void Connection::duplicate_ack(time::TimePoint now) {

@@ -100,6 +100,7 @@ void Connection::send_segment(Seq seq, std::uint32_t len, wire::TcpFlags flags, 
     ++total_retransmits_;
     if (timing_ && seq <= timed_seq_) retransmitted_since_timed_ = true;  // Karn
   }
+  rack_note_sent(seq, len, flags, now);
   TcpCounters& c = owner_.counters();
   ++c.segments_sent;
   c.octets_sent += len;
@@ -235,9 +236,15 @@ void Connection::sack_output(time::TimePoint now) {
   // RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() chooses. SetPipe walks the
   // scoreboard once; each segment sent then adds its length (RFC 6675 5 (C.4)), so a peer with
   // many SACK ranges costs one walk per ACK, not one per segment.
-  std::uint32_t pipe = scoreboard_->pipe(snd_max_);
+  std::uint32_t pipe = rack_pipe();
   for (int budget = 64; budget > 0; --budget) {
     if (cc_->cwnd() < pipe + smss_) return;
+    // RFC 8985: what RACK deemed lost goes first (lost retransmissions among it, which NextSeg
+    // never picks again: they lie below HighRxt).
+    if (const std::uint32_t sent = retransmit_rack_lost(now); sent > 0) {
+      pipe += sent;
+      continue;
+    }
     const Seq end = data_end();
     const std::uint32_t unsent = snd_max_ < end ? static_cast<std::uint32_t>(end - snd_max_) : 0;
     const std::uint32_t flight = in_flight();

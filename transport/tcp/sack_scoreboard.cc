@@ -32,8 +32,9 @@ void SackScoreboard::reset(Seq snd_una) {
 // --- Update ---
 
 SackUpdate SackScoreboard::update(Seq seg_ack, std::span<const wire::TcpSackBlock> blocks,
-                                  Seq high_data) {
+                                  Seq high_data, std::vector<wire::TcpSackBlock>* newly_sacked) {
   ++stats_.acks;
+  if (newly_sacked) newly_sacked->clear();
   SackUpdate result;
   if (seg_ack > high_data) {
     ++stats_.acks_beyond_high_data;
@@ -46,7 +47,8 @@ SackUpdate SackScoreboard::update(Seq seg_ack, std::span<const wire::TcpSackBloc
     ++stats_.dsack_blocks;
     first = 1;
   }
-  for (std::size_t i = first; i < blocks.size(); ++i) apply_block(blocks[i], high_data, result);
+  for (std::size_t i = first; i < blocks.size(); ++i)
+    apply_block(blocks[i], high_data, result, newly_sacked);
   // The ACK that covers RecoveryPoint ends recovery before DupAcks looks at "currently in loss
   // recovery".
   if (in_recovery_ && snd_una_ >= *recovery_point_) {
@@ -86,7 +88,8 @@ SackScoreboard::BlockCheck SackScoreboard::check_block(const wire::TcpSackBlock&
 }
 
 void SackScoreboard::apply_block(const wire::TcpSackBlock& block, Seq high_data,
-                                 SackUpdate& result) {
+                                 SackUpdate& result,
+                                 std::vector<wire::TcpSackBlock>* newly_sacked) {
   switch (check_block(block, high_data)) {
     case BlockCheck::kInvalid:
       ++stats_.blocks_invalid;
@@ -100,7 +103,7 @@ void SackScoreboard::apply_block(const wire::TcpSackBlock& block, Seq high_data,
       break;
   }
   // Only the part above SND.UNA is news; what lies below was cumulatively acknowledged.
-  const auto added = record(later(Seq(block.left), snd_una_), Seq(block.right));
+  const auto added = record(later(Seq(block.left), snd_una_), Seq(block.right), newly_sacked);
   if (!added) {
     ++stats_.blocks_refused_for_memory;
     ++result.blocks_ignored;
@@ -126,7 +129,11 @@ void SackScoreboard::advance_snd_una(Seq seg_ack, SackUpdate& result) {
   high_rxt_ = later(high_rxt_, snd_una_);
 }
 
-std::optional<std::uint32_t> SackScoreboard::record(Seq left, Seq right) {
+std::optional<std::uint32_t> SackScoreboard::record(Seq left, Seq right,
+                                                    std::vector<wire::TcpSackBlock>* newly_sacked) {
+  auto report = [newly_sacked](Seq from, Seq to) {
+    if (newly_sacked && from < to) newly_sacked->push_back({from.value(), to.value()});
+  };
   // The first range that could overlap or touch [left, right): the one starting at or before
   // left if it reaches left, else the first one after left.
   auto it = ranges_.upper_bound(left);
@@ -136,17 +143,23 @@ std::optional<std::uint32_t> SackScoreboard::record(Seq left, Seq right) {
     ranges_.emplace_hint(it, left, right);
     const auto added = static_cast<std::uint32_t>(right - left);
     sacked_octets_ += added;
+    report(left, right);
     return added;
   }
-  // Merge every range from it that overlaps or touches [left, right) into one.
+  // Merge every range from it that overlaps or touches [left, right) into one; the gaps between
+  // them within [left, right) are what is new.
   const Seq start = earlier(it->first, left);
   Seq end = right;
   std::uint32_t already = 0;
+  Seq cursor = left;
   while (it != ranges_.end() && it->first <= right) {
+    report(cursor, earlier(it->first, right));
+    cursor = later(cursor, it->second);
     end = later(end, it->second);
     already += static_cast<std::uint32_t>(it->second - it->first);
     it = ranges_.erase(it);
   }
+  report(cursor, right);
   ranges_.emplace_hint(it, start, end);
   const std::uint32_t added = static_cast<std::uint32_t>(end - start) - already;
   sacked_octets_ += added;

@@ -131,7 +131,10 @@ class SackScoreboard {
   // SACK blocks in the order received. high_data is SND.NXT (see the conventions above). An ACK
   // of data never sent (seg_ack beyond high_data; RFC 9293 3.10.7.4 drops it) changes nothing and
   // is counted; an old ACK (seg_ack before SND.UNA) moves nothing but its blocks still count.
-  SackUpdate update(Seq seg_ack, std::span<const wire::TcpSackBlock> blocks, Seq high_data);
+  // newly_sacked, if given, receives every range SACKed for the first time (RACK, rack.h, times
+  // the segments it delivered); it is cleared first.
+  SackUpdate update(Seq seg_ack, std::span<const wire::TcpSackBlock> blocks, Seq high_data,
+                    std::vector<wire::TcpSackBlock>* newly_sacked = nullptr);
 
   // RFC 6675 4 IsLost(SeqNum): "returns true when either DupThresh discontiguous SACKed sequences
   // have arrived above 'SeqNum' or more than (DupThresh - 1) * SMSS bytes with sequence numbers
@@ -181,6 +184,10 @@ class SackScoreboard {
   // The start of the first SACKed range above seq, if any.
   [[nodiscard]] std::optional<Seq> next_sacked_start(Seq seq) const;
 
+  // RFC 6675 5.1: whether a new recovery may begin (no timeout's or recovery's RecoveryPoint is
+  // still ahead of SND.UNA). RACK (rack.h) asks before it starts one.
+  [[nodiscard]] bool may_start_recovery() const;
+
   // Forgets everything but the counters: a new connection, or one whose SND.UNA was reset.
   void reset(Seq snd_una);
 
@@ -213,15 +220,17 @@ class SackScoreboard {
 
   [[nodiscard]] static bool is_dsack(std::span<const wire::TcpSackBlock> blocks, Seq seg_ack);
   [[nodiscard]] BlockCheck check_block(const wire::TcpSackBlock& block, Seq high_data) const;
-  void apply_block(const wire::TcpSackBlock& block, Seq high_data, SackUpdate& result);
+  void apply_block(const wire::TcpSackBlock& block, Seq high_data, SackUpdate& result,
+                   std::vector<wire::TcpSackBlock>* newly_sacked);
   void advance_snd_una(Seq seg_ack, SackUpdate& result);
   // Adds [left, right) to the ranges, merging with what it overlaps or touches. Returns the octets
-  // that were not SACKed before, or nullopt when it would exceed max_ranges.
-  [[nodiscard]] std::optional<std::uint32_t> record(Seq left, Seq right);
+  // that were not SACKed before (appending their ranges to newly_sacked, if given), or nullopt
+  // when it would exceed max_ranges.
+  [[nodiscard]] std::optional<std::uint32_t> record(Seq left, Seq right,
+                                                    std::vector<wire::TcpSackBlock>* newly_sacked);
   void count_duplicate_ack(SackUpdate& result);
 
   [[nodiscard]] bool lost_with_above(std::uint32_t ranges_above, std::uint64_t octets_above) const;
-  [[nodiscard]] bool may_start_recovery() const;
   [[nodiscard]] Seq first_unsacked_from(Seq seq) const;
   [[nodiscard]] SackSegment retransmission_from(Seq start, SackSendRule rule) const;
   [[nodiscard]] std::optional<SackSegment> rescue(Seq high_data) const;

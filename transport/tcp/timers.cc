@@ -28,6 +28,7 @@ std::optional<time::TimePoint> Connection::next_deadline() const {
   keep_earliest(best, delayed_ack_at_);
   keep_earliest(best, time_wait_at_);
   keep_earliest(best, probe_at_);
+  keep_earliest(best, rack_at_);
   return best;
 }
 
@@ -47,6 +48,7 @@ void Connection::on_timer(time::TimePoint now) {
     return;
   }
   if (due(probe_at_, now)) on_tail_loss_probe(now);
+  if (due(rack_at_, now)) on_rack_timeout(now);
   if (due(retransmit_at_, now)) on_retransmit_timeout(now);
   if (state_ == State::closed) return;
   if (due(persist_at_, now)) on_persist_timeout(now);
@@ -104,6 +106,7 @@ void Connection::on_retransmit_timeout(time::TimePoint now) {
   if (scoreboard_) scoreboard_->on_retransmission_timeout_keeping_sacks(snd_max_);
   dupacks_ = 0;
   recover_ = snd_max_;
+  rack_at_.reset();  // go-back-N sends everything again, with new times
   snd_nxt_ = snd_una_;
   ++c.retransmits_timeout;
   retransmit_first(now);
@@ -220,6 +223,7 @@ void Connection::enter_time_wait(time::TimePoint now) {
   persist_at_.reset();
   keepalive_at_.reset();
   delayed_ack_at_.reset();
+  rack_at_.reset();
   send_.clear();
   time_wait_at_ = now + config_.time_wait;
 }
