@@ -36,7 +36,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,8 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pktdtest import BUILD, PKT, Daemon, NetNs, eventually, random_subnet, unique  # noqa: E402
+from pktdtest import (BUILD, PKT, Background, Daemon, NetNs, eventually,  # noqa: E402
+                      random_subnet, unique)
 
 PEER_MODE = os.environ.get("PKTD_TCP_PEER") or "pktd"
 LINUX_MODE = PEER_MODE == "linux"
@@ -488,60 +488,23 @@ print(json.dumps(globals()[CASE]()), flush=True)
 # -------------------------------------------------------------------------------------------
 # Processes
 
-def kill_group(proc):
-    """Ends a process started in a session of its own and whatever it forked (pkt run's program,
-    a pipeline's members): the group's id is that process's PID."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-class Program:
-    """A command running while the test goes on, in a session of its own, its output in files
-    (never a pipe that could fill). close() ends it and what it forked, by its group's PID."""
+class Program(Background):
+    """A command running while the test goes on, in a session of its own (close() ends what it
+    forked too), with the waits the cases use."""
 
     def __init__(self, args, env=None, stdin=subprocess.DEVNULL):
-        self.args = args
-        self._out = tempfile.TemporaryFile(mode="w+")
-        self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=self._err,
-                                     stdin=stdin, text=True, start_new_session=True)
-
-    @staticmethod
-    def _read(f):
-        f.seek(0)
-        return f.read()
-
-    def output(self):
-        return self._read(self._out)
-
-    def errors(self):
-        return self._read(self._err)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def say(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+        super().__init__(args, env=env, stdin=stdin, own_session=True)
 
     def wait(self, timeout=WAIT):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{shlex.join(self.args)[-300:]} still runs after {timeout} s:"
-                                 f"\n{self.output()[-2000:]}{self.errors()[-2000:]}") from None
+        return super().wait(timeout)
 
     def wait_for(self, text, timeout=WAIT):
         """Until its output has text (it must not end first)."""
         eventually(lambda: text in self.output() or not self.running(), timeout,
                    f"{text!r} from {shlex.join(self.args)[-200:]}")
         if text not in self.output():
-            raise AssertionError(f"{shlex.join(self.args)[-300:]} ended ({self.proc.poll()}) "
-                                 f"before {text!r}:\n{self.output()[-2000:]}"
-                                 f"{self.errors()[-2000:]}")
+            raise AssertionError(f"ended ({self.proc.poll()}) before {text!r}: "
+                                 f"{self.describe()}")
 
     def json_lines(self):
         return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
@@ -550,16 +513,8 @@ class Program:
         """Its last JSON line, once it has ended with status 0."""
         status = self.wait(timeout)
         if status != 0 or not self.json_lines():
-            raise AssertionError(f"{shlex.join(self.args)[-300:]}: status {status}:\n"
-                                 f"{self.output()[-2000:]}{self.errors()[-3000:]}")
+            raise AssertionError(f"status {status}: {self.describe()}")
         return self.json_lines()[-1]
-
-    def close(self):
-        kill_group(self.proc)
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self._out.close()
-        self._err.close()
 
 
 def real_pid(proc, exe):
@@ -751,9 +706,7 @@ class Stacks:
         eventually(lambda: self.listening(port) or not program.running(), WAIT,
                    f"a listener on port {port}")
         if not program.running():
-            raise AssertionError(f"{shlex.join(program.args)[-300:]} ended "
-                                 f"({program.proc.poll()}):\n{program.output()[-2000:]}"
-                                 f"{program.errors()[-2000:]}")
+            raise AssertionError(f"ended ({program.proc.poll()}): {program.describe()}")
 
     def peer_listening(self, port):
         return f":{port} " in self.peer_ns.run("ss", "-Htln", check=True).stdout
