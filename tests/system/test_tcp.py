@@ -288,6 +288,18 @@ print(json.dumps({"done": done, "errors": errors,
                   "seconds": round(time.monotonic() - start, 2)}), flush=True)
 """
 
+# For the programs below (python3 -c TEXT): a socket read to its end, (octets, sha256 hex).
+READ_TO_END = r"""
+def read_to_end(s):
+    h, n = hashlib.sha256(), 0
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return n, h.hexdigest()
+        h.update(data)
+        n += len(data)
+"""
+
 # The peer's end of the error cases: one connection on ADDR PORT, then what MODE says; prints
 # "listening", "accepted", then what it saw as JSON.
 PEER_SERVER = r"""
@@ -309,15 +321,7 @@ def outcome(f):
     except OSError as e:  # a settimeout expiring has no errno; ETIMEDOUT is TimeoutError too
         return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else "timeout"
 
-def read_to_end():
-    h, n = hashlib.sha256(), 0
-    while True:
-        data = s.recv(65536)
-        if not data:
-            return n, h.hexdigest()
-        h.update(data)
-        n += len(data)
-
+""" + READ_TO_END + r"""
 def read_line():
     line = b""
     while not line.endswith(b"\n"):
@@ -335,14 +339,14 @@ elif mode == "reset":           # a line, then an abortive close: RST
     s.close()
     print(json.dumps({"line": line}), flush=True)
 elif mode == "reply_after_eof":  # reads to the end (the peer's FIN), then sends 1 MiB, closes
-    n, digest = read_to_end()
+    n, digest = read_to_end(s)
     s.sendall(bytes(range(256)) * 4096)
     s.close()
     print(json.dumps({"bytes": n, "sha256": digest}), flush=True)
 elif mode == "eof_first":       # "hello", our FIN, then reads the peer's data to its end
     s.sendall(b"hello")
     s.shutdown(socket.SHUT_WR)
-    n, digest = read_to_end()
+    n, digest = read_to_end(s)
     print(json.dumps({"bytes": n, "sha256": digest}), flush=True)
 elif mode == "expect_reset":    # a line, "ok", then whatever the next read gives
     line = read_line()
@@ -374,15 +378,7 @@ def tcp():
 def so_error(s):
     return name(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
 
-def read_to_end(s):
-    h, n = hashlib.sha256(), 0
-    while True:
-        data = s.recv(65536)
-        if not data:
-            return n, h.hexdigest()
-        h.update(data)
-        n += len(data)
-
+""" + READ_TO_END + r"""
 def refused():
     blocking = outcome(lambda: tcp().connect((A["peer"], A["closed"])))
     s = tcp()
