@@ -136,7 +136,7 @@ class TcpLayer final : public ConnectionOwner {
 
   // --- observation ---
   [[nodiscard]] const TcpCounters& stats() const { return counters_; }
-  [[nodiscard]] TcpConfig& config() { return config_; }
+  [[nodiscard]] const TcpConfig& config() const { return config_; }
   void for_each_connection(const std::function<void(const Connection&)>& fn) const;
   void for_each_listener(const std::function<void(const Listener&)>& fn) const;
   [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
@@ -186,9 +186,9 @@ class TcpLayer final : public ConnectionOwner {
   std::vector<std::shared_ptr<Connection>> closing_;  // reached CLOSED: forgotten after the call
   int depth_ = 0;  // calls into the layer in progress (closing_ is reaped at the outermost)
   ChallengeAckLimiter challenge_acks_;  // RFC 5961 7, all connections together
-  PortSelector ports_;                  // RFC 6056 Algorithm 4
+  PortSelector ports_;                  // RFC 6056 Algorithm 4; its key also spreads SYNs over
+                                        // a SO_REUSEPORT group
   SynCookies cookies_;                  // RFC 4987 3.6, when a SYN queue overflows
-  SipKey port_key_;                     // spreads SYNs over a SO_REUSEPORT group
   std::optional<time::TimePoint> last_cookie_sent_;
 };
 
