@@ -143,6 +143,39 @@ TEST(TcpConnection, TransfersBothWaysAndClosesThroughTimeWait) {
   EXPECT_EQ(p.client.c->retransmissions(), 0U);
 }
 
+// Both ends start 3000 octets before 2^32, so a transfer of 1 MiB each way carries SND.UNA,
+// SND.NXT, RCV.NXT and the send and receive buffers' starts through the wrap to 0.
+TEST(TcpConnection, TransfersAcrossTheSequenceNumberWrap) {
+  constexpr std::uint32_t kIss = 0xFFFFFFFFU - 2999U;  // 2^32 - 3000
+  Pair p;
+  p.net.a.layer.fix_iss_for_tests(Seq(kIss));
+  p.net.b.layer.fix_iss_for_tests(Seq(kIss));
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  ASSERT_EQ(p.net.a.sent_headers.front().sequence_number, kIss);  // the SYN
+  ASSERT_EQ(p.net.b.sent_headers.front().sequence_number, kIss);  // the SYN-ACK
+  constexpr std::size_t kBytes = 1 << 20;
+  p.client.to_send = kBytes;
+  p.server.to_send = kBytes;
+  p.client.close_after_send = true;
+  p.server.close_after_send = true;
+  ASSERT_TRUE(p.run_until([&] {
+    return p.client.got_all_of(kBytes, 2) && p.server.got_all_of(kBytes, 1) &&
+           p.client.c->peer_finished() && p.server.c->peer_finished() &&
+           p.server.c->state() == State::closed;
+  })) << "client got " << p.client.got.size() << ", server got " << p.server.got.size();
+  // Past the wrap: ISS + 1 (SYN) + 1 MiB + 1 (FIN), modulo 2^32.
+  const Seq end = Seq(kIss) + static_cast<std::uint32_t>(kBytes + 2);
+  EXPECT_LT(end.value(), kIss);
+  EXPECT_EQ(p.client.c->snd_una(), end);
+  EXPECT_EQ(p.client.c->rcv_nxt(), end);
+  EXPECT_EQ(p.client.c->error(), 0);
+  EXPECT_EQ(p.server.c->error(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }, 61s));
+  EXPECT_EQ(p.net.a.layer.connection_count(), 0U);
+  EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
+}
+
 TEST(TcpConnection, SimultaneousOpenMeetsInSynReceived) {
   // RFC 9293 3.5 figure 7: both ends send a SYN to each other's port at the same time.
   SimNet net;

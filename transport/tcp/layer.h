@@ -137,6 +137,8 @@ class TcpLayer final : public ConnectionOwner {
   // --- observation ---
   [[nodiscard]] const TcpCounters& stats() const { return counters_; }
   [[nodiscard]] const TcpConfig& config() const { return config_; }
+  // Tests only (IsnGenerator::fix_for_tests): connections made from here on start at iss.
+  void fix_iss_for_tests(Seq iss) { isn_.fix_for_tests(iss); }
   void for_each_connection(const std::function<void(const Connection&)>& fn) const;
   void for_each_listener(const std::function<void(const Listener&)>& fn) const;
   [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
