@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "tcp_net.h"
@@ -58,7 +59,7 @@ struct App {
 };
 
 struct Pair {
-  explicit Pair(std::uint64_t seed = 1, Faults f = {}) : net(seed, f) {
+  explicit Pair(std::uint64_t seed = 1, Faults f = {}, std::uint16_t mtu = 1500) : net(seed, f, mtu) {
     std::shared_ptr<Binding> bound;
     EXPECT_EQ(net.b.layer.bind({}, kPort, Binding{}, &bound), 0);
     EXPECT_EQ(net.b.layer.listen(bound, 16, &listener), 0);
@@ -174,6 +175,79 @@ TEST(TcpConnection, TransfersAcrossTheSequenceNumberWrap) {
   ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }, 61s));
   EXPECT_EQ(p.net.a.layer.connection_count(), 0U);
   EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
+}
+
+// A stream too long to keep: octet i is block[i % size], the block's size a prime, so that no
+// segment size divides it and a lost, repeated or misplaced segment shows.
+struct LongStream {
+  static constexpr std::size_t kBlock = 1'000'003;
+  std::vector<std::byte> block = [] {
+    std::vector<std::byte> b(kBlock);
+    for (std::size_t i = 0; i < kBlock; ++i) b[i] = pattern(i, 3);
+    return b;
+  }();
+  std::uint64_t total = 0, sent = 0, received = 0;
+  bool intact = true, close_at_end = false, closed = false;
+
+  void send(Connection& c, time::TimePoint now) {
+    while (sent < total && c.send_room() > 0) {
+      const std::size_t at = sent % kBlock;
+      const std::size_t n = std::min<std::uint64_t>({kBlock - at, total - sent, c.send_room()});
+      const std::size_t taken = c.send(std::span<const std::byte>(block).subspan(at, n), now);
+      sent += taken;
+      if (taken == 0) break;
+    }
+    if (close_at_end && sent == total && !closed) {
+      closed = true;
+      c.close(now);
+    }
+  }
+  void receive(Connection& c, time::TimePoint now) {
+    while (c.received_size() > 0) {
+      auto r = c.received();
+      for (std::size_t done = 0; done < r.size();) {
+        const std::size_t at = (received + done) % kBlock;
+        const std::size_t n = std::min(kBlock - at, r.size() - done);
+        intact = intact && std::memcmp(r.data() + done, block.data() + at, n) == 0;
+        done += n;
+      }
+      received += r.size();
+      c.consume(r.size(), now);
+    }
+  }
+};
+
+// 2^32 - 1 octets one way bring SND.UNA back to ISS (modulo 2^32) with the SYN long acknowledged:
+// the send buffer still starts at SND.UNA, not at ISS + 1, so the data after it arrives intact.
+// Segments of 64 KiB keep it to seconds.
+TEST(TcpConnection, SendsOnceSndUnaComesBackToIss) {
+  constexpr std::uint32_t kIss = 0xFFFFFFFFU - 2999U;  // and through the wrap to 0 on the way
+  Pair p(1, {}, 65535);
+  p.net.a.layer.fix_iss_for_tests(Seq(kIss));
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  LongStream stream;
+  auto run_until = [&](const std::function<bool()>& done) {
+    return p.net.run_until([&] {
+      stream.send(*p.client.c, p.net.now);
+      stream.receive(*p.server.c, p.net.now);
+      return done() || p.client.c->error() != 0;
+    }, 3600s);
+  };
+  stream.total = 0xFFFFFFFFU;
+  ASSERT_TRUE(run_until([&] {
+    return stream.received == stream.total && p.client.c->snd_una() == Seq(kIss);
+  })) << "received " << stream.received;
+  stream.total += 1 << 20;
+  stream.close_at_end = true;
+  ASSERT_TRUE(run_until([&] {
+    return stream.received == stream.total && p.server.c->peer_finished();
+  })) << "received " << stream.received << " of " << stream.total;
+  EXPECT_TRUE(stream.intact);
+  EXPECT_EQ(p.client.c->error(), 0);
+  p.server.c->close(p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.server.c->state() == State::closed; }, 60s));
+  EXPECT_EQ(p.server.c->error(), 0);
 }
 
 TEST(TcpConnection, SimultaneousOpenMeetsInSynReceived) {
