@@ -79,6 +79,18 @@ struct Pair {
       return pred();
     }, limit);
   }
+  // Both ends send `bytes` of their pattern and close: true once each has the other's intact and
+  // its FIN, and the server's end (which closes last, in LAST-ACK) is closed.
+  bool exchange_and_close(std::size_t bytes) {
+    for (App* app : {&client, &server}) {
+      app->to_send = bytes;
+      app->close_after_send = true;
+    }
+    return run_until([&] {
+      return client.got_all_of(bytes, 2) && server.got_all_of(bytes, 1) && client.c->peer_finished() &&
+             server.c->peer_finished() && server.c->state() == State::closed;
+    });
+  }
   bool established() const {
     return client.c && server.c && client.c->state() == State::established &&
            server.c->state() == State::established;
@@ -124,16 +136,7 @@ TEST(TcpConnection, TransfersBothWaysAndClosesThroughTimeWait) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);
   ASSERT_TRUE(p.run_until([&] { return p.established(); }));
-  constexpr std::size_t kBytes = 3 << 20;
-  p.client.to_send = kBytes;
-  p.server.to_send = kBytes;
-  p.client.close_after_send = true;
-  p.server.close_after_send = true;
-  ASSERT_TRUE(p.run_until([&] {
-    return p.client.got_all_of(kBytes, 2) && p.server.got_all_of(kBytes, 1) &&
-           p.client.c->peer_finished() && p.server.c->peer_finished() &&
-           p.server.c->state() == State::closed;
-  }));
+  ASSERT_TRUE(p.exchange_and_close(3 << 20));
   // Both closed at about the same time: one of them waits in TIME-WAIT for 2 MSL.
   EXPECT_TRUE(p.client.c->state() == State::time_wait || p.client.c->state() == State::closed);
   EXPECT_EQ(p.client.c->error(), 0);
@@ -156,15 +159,8 @@ TEST(TcpConnection, TransfersAcrossTheSequenceNumberWrap) {
   ASSERT_EQ(p.net.a.sent_headers.front().sequence_number, kIss);  // the SYN
   ASSERT_EQ(p.net.b.sent_headers.front().sequence_number, kIss);  // the SYN-ACK
   constexpr std::size_t kBytes = 1 << 20;
-  p.client.to_send = kBytes;
-  p.server.to_send = kBytes;
-  p.client.close_after_send = true;
-  p.server.close_after_send = true;
-  ASSERT_TRUE(p.run_until([&] {
-    return p.client.got_all_of(kBytes, 2) && p.server.got_all_of(kBytes, 1) &&
-           p.client.c->peer_finished() && p.server.c->peer_finished() &&
-           p.server.c->state() == State::closed;
-  })) << "client got " << p.client.got.size() << ", server got " << p.server.got.size();
+  ASSERT_TRUE(p.exchange_and_close(kBytes))
+      << "client got " << p.client.got.size() << ", server got " << p.server.got.size();
   // Past the wrap: ISS + 1 (SYN) + 1 MiB + 1 (FIN), modulo 2^32.
   const Seq end = Seq(kIss) + static_cast<std::uint32_t>(kBytes + 2);
   EXPECT_LT(end.value(), kIss);
