@@ -15,29 +15,9 @@ BUILD=${1:-build}
 RUNS=${2:-3}
 SECONDS_RUN=${3:-10}
 PEER=${PKTD_TCP_PEER:-pktd}
-ID=$$
-NS_PKTD=pktd-bench-p$ID NS_APP=pktd-bench-s$ID NS_A=pktd-bench-a$ID NS_B=pktd-bench-b$ID
 PKTD_NET=198.18.206 LINUX_NET=198.18.207
 PORT=5201
-RUNDIR=$(mktemp -d)
-chmod 755 "$RUNDIR"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-  [ -n "${PKTD_PID:-}" ] && kill -TERM "$PKTD_PID" 2>/dev/null && wait "$PKTD_PID" 2>/dev/null || true
-  for ns in $NS_PKTD $NS_APP $NS_A $NS_B; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$RUNDIR"
-}
-trap cleanup EXIT
-
-export PKTD_RUNDIR=$RUNDIR PKTD_INSTANCE=bench$ID
-pkt() { "$BUILD/bin/pkt" "$@"; }
-# The prefix of a program on pktd's sockets (PKTD_TCP_PEER=linux: its stand-in's). An array, not a
-# function, so that a program started in the background is the background job itself (ip netns
-# exec and pkt run exec it) and cleanup's kill reaches it.
-ON_SIDE=(ip netns exec $NS_APP "$BUILD/bin/pkt" run --)
-[ "$PEER" = linux ] && ON_SIDE=(ip netns exec $NS_APP)
-
+source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_sides.sh"
 
 # The receiver's Gbit/s from iperf3 -J on stdin; fails on an "error" in it.

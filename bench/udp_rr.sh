@@ -14,62 +14,16 @@ SIZE=${3:-64}
 SECONDS_BLAST=${4:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH="python3 $HERE/udp_rr.py"
-ID=$$
-NS_PKTD=pktd-bench-p$ID NS_A=pktd-bench-a$ID NS_B=pktd-bench-b$ID
 PKTD_NET=198.18.204 LINUX_NET=198.18.205
 ECHO_PORT=7 SINK_PORT=9
-RUNDIR=$(mktemp -d)
-chmod 755 "$RUNDIR"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-  [ -n "${PKTD_PID:-}" ] && kill -TERM "$PKTD_PID" 2>/dev/null && wait "$PKTD_PID" 2>/dev/null || true
-  for ns in $NS_PKTD $NS_A $NS_B; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$RUNDIR"
-}
-trap cleanup EXIT
-
-export PKTD_RUNDIR=$RUNDIR PKTD_INSTANCE=bench$ID
-pkt() { "$BUILD/bin/pkt" "$@"; }
+source "$(dirname "$0")/lib.sh"
+TAP=bu$ID
 on_pktd() { "$BUILD/bin/pkt" run -- "$@"; }  # a program on pktd's sockets
 
 wait_bound() {  # output file of an echo or a sink: returns once it says "bound"
   for _ in $(seq 1 400); do grep -q bound "$1" 2>/dev/null && return; sleep 0.05; done
   echo "udp_rr: $1: never bound" >&2
   exit 1
-}
-
-background() {  # output file, command...: runs it until cleanup
-  local out=$1
-  shift
-  "$@" >"$out" 2>&1 &
-  PIDS+=($!)
-}
-
-# pktd behind a TAP in its own namespace; Linux on the other end of the TAP at .1.
-start_pktd() {
-  ip netns add $NS_PKTD
-  ip netns exec $NS_PKTD ip link set lo up
-  ip netns exec $NS_PKTD "$BUILD/bin/pktd" -f -i "$PKTD_INSTANCE" -d tap,dev=bu$ID \
-    >"$RUNDIR/pktd.log" 2>&1 &
-  PKTD_PID=$!
-  for _ in $(seq 1 200); do pkt ifconfig tap0 >/dev/null 2>&1 && break; sleep 0.05; done
-  pkt ifconfig tap0 $PKTD_NET.2/24 up >/dev/null
-  ip netns exec $NS_PKTD ip addr add $PKTD_NET.1/24 dev bu$ID
-  ip netns exec $NS_PKTD ip link set bu$ID up
-  ip netns exec $NS_PKTD ping -c 3 -W 2 -q $PKTD_NET.2 >/dev/null  # link up, ARP both ways
-}
-
-# Two namespaces joined by a veth pair: A at .1, B at .2.
-start_veth() {
-  ip netns add $NS_A
-  ip netns add $NS_B
-  ip link add va$ID netns $NS_A type veth peer name vb$ID netns $NS_B
-  ip netns exec $NS_A ip addr add $LINUX_NET.1/24 dev va$ID
-  ip netns exec $NS_B ip addr add $LINUX_NET.2/24 dev vb$ID
-  ip netns exec $NS_A ip link set va$ID up
-  ip netns exec $NS_B ip link set vb$ID up
-  ip netns exec $NS_A ping -c 3 -W 2 -q $LINUX_NET.2 >/dev/null
 }
 
 # "sent/s received/s": a sink started by $1..., a blaster by the rest after "--".
@@ -91,7 +45,7 @@ message_rate() {
 
 # What Linux could not hand to the TAP (pktd reads it too slowly).
 tap_tx_dropped() {
-  ip netns exec $NS_PKTD ip -j -s link show dev bu$ID |
+  ip netns exec $NS_PKTD ip -j -s link show dev $TAP |
     python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["dropped"])'
 }
 
@@ -105,7 +59,8 @@ pktd_counter() {  # group, name: one of pkt netstat -s's counters
   pkt --json netstat -s | python3 -c "import json, sys; print(json.load(sys.stdin)['$1']['$2'])"
 }
 
-start_pktd
+new_netns $NS_PKTD
+start_pktd $NS_PKTD $TAP $PKTD_NET
 start_veth
 background "$RUNDIR/echo-tap" ip netns exec $NS_PKTD $BENCH echo $ECHO_PORT
 background "$RUNDIR/echo-veth" ip netns exec $NS_B $BENCH echo $ECHO_PORT

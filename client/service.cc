@@ -15,6 +15,7 @@
 
 #include "client/fd_table.h"
 #include "client/native.h"
+#include "pktd/fd_message.h"
 
 namespace pktd::client::service {
 
@@ -161,23 +162,10 @@ int open_connection(Slot& s) {
 }
 
 int send_request(int fd, const ctl::SvcRequest& request, int socket_fd) {
-  iovec iov{const_cast<ctl::SvcRequest*>(&request), sizeof request};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (socket_fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &socket_fd, sizeof socket_fd);
-  }
+  const FdMessage msg(&request, sizeof request, socket_fd);
   ssize_t n;
   do {
-    n = native::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    n = native::sendmsg(fd, msg.header(), MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -1;
   if (static_cast<size_t>(n) != sizeof request) {

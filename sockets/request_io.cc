@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "pktd/fd_message.h"
 #include "sockets/service_internal.h"
 
 namespace pktd::sockets {
@@ -47,22 +48,9 @@ ReceivedRequest receive_request(int sock, ctl::SvcRequest* q) {
 }
 
 bool send_reply(int sock, const ctl::SvcReply& r, int fd_to_pass) {
-  iovec iov{const_cast<ctl::SvcReply*>(&r), sizeof r};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd_to_pass >= 0) {
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd_to_pass, sizeof(int));
-  }
+  const FdMessage m(&r, sizeof r, fd_to_pass);
   // Never blocking: the caller drops a client that lets its replies pile up.
-  return !(sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EAGAIN);
+  return !(sendmsg(sock, m.header(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EAGAIN);
 }
 
 }  // namespace pktd::sockets

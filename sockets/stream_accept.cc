@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "pktd/fd_message.h"
 #include "sockets/service_internal.h"
 
 namespace pktd::sockets {
@@ -25,19 +26,8 @@ namespace {
 enum class Delivery { sent, blocked, broken };
 
 Delivery send_connection(int listening_fd, const ctl::SvcAddress& peer, int app_end) {
-  iovec iov{const_cast<ctl::SvcAddress*>(&peer), sizeof peer};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  cmsghdr* cm = CMSG_FIRSTHDR(&m);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cm), &app_end, sizeof app_end);
-  ssize_t n = sendmsg(listening_fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+  const FdMessage m(&peer, sizeof peer, app_end);
+  ssize_t n = sendmsg(listening_fd, m.header(), MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n == static_cast<ssize_t>(sizeof peer)) return Delivery::sent;
   // One small message with its descriptor goes whole or not at all; anything else means the
   // listening socket's application end has gone (its close is on its way to the set).

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "segment.h"
+#include "pktd/fd_message.h"
 
 namespace devnp_wire {
 namespace {
@@ -244,22 +245,10 @@ Hello make_hello(int end, uint32_t mtu) {
 }
 
 int send_hello(int sock, const Hello& hello, int efd) {
-  Hello copy = hello;
-  iovec iov{&copy, sizeof copy};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &efd, sizeof efd);
-  ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  const pktd::FdMessage msg(&hello, sizeof hello, efd);
+  ssize_t n = ::sendmsg(sock, msg.header(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (n < 0) return errno;
-  return static_cast<size_t>(n) == sizeof copy ? 0 : EPROTO;
+  return static_cast<size_t>(n) == sizeof hello ? 0 : EPROTO;
 }
 
 Received receive_hello(int sock, Hello& hello, int& efd) {

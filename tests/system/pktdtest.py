@@ -3,6 +3,7 @@ conditions (never fixed sleeps), and clean up every process they started, by PID
 import ipaddress
 import json
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -162,16 +163,29 @@ class NetNs:
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
+def kill_group(proc):
+    """Ends a process started in a session of its own and whatever it forked (pkt run's program,
+    a pipeline's members, a forking server's children): the group's id is that process's PID."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 class Background:
     """A command running while the test goes on, its output kept in files (never a pipe that
-    could fill). close() kills it by PID if it still runs; pass it to addCleanup."""
+    could fill). close() kills it by PID if it still runs; pass it to addCleanup.
+    own_session: it runs in a session of its own, and close() ends what it forked too.
+    stdin=subprocess.PIPE: say() writes it lines."""
 
-    def __init__(self, args, env=None):
+    def __init__(self, args, env=None, stdin=subprocess.DEVNULL, own_session=False):
         self.args = args
         self._out = tempfile.TemporaryFile(mode="w+")
         self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=stdin, text=True, start_new_session=own_session)
+        self.own_session = own_session
 
     @staticmethod
     def _read(f):
@@ -187,17 +201,29 @@ class Background:
     def running(self):
         return self.proc.poll() is None
 
+    def say(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def describe(self):
+        """Its command and the ends of what it printed, for a failure's message."""
+        return (f"{shlex.join(self.args)[-300:]}:\n{self.output()[-2000:]}"
+                f"{self.errors()[-3000:]}")
+
     def wait(self, timeout=60):
         """Its exit status; fails the test if it has not ended within timeout."""
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"{' '.join(self.args)} still runs after {timeout} s:\n"
-                                 f"{self.output()}{self.errors()}") from None
+            raise AssertionError(f"still runs after {timeout} s: {self.describe()}") from None
 
     def close(self):
-        if self.proc.poll() is None:
+        if self.own_session:
+            kill_group(self.proc)
+        elif self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
         self._out.close()
         self._err.close()

@@ -20,15 +20,12 @@ import concurrent.futures
 import json
 import os
 import random
-import select
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scapytest  # noqa: E402
 from pktdtest import Daemon, NetNs, eventually, rss_kib, unique  # noqa: E402
 
 HELPER_FLAG = "--frames-helper"
@@ -94,15 +91,6 @@ def fragments(ip, payload, pieces):
     return out
 
 
-def checksum16(b):
-    s = 0
-    for i in range(0, len(b), 2):
-        s += (b[i] << 8) | b[i + 1]
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
 def first_fragments(n, size, first_id=0):
     """n first fragments (offset 0, MF) of n different UDP datagrams, size octets of data each."""
     template = bytearray(bytes(eth() / IP(src=MY_IP, dst=PKTD_IP, proto=17, flags="MF", id=0) /
@@ -150,46 +138,18 @@ def to_pktd(proto=None, **fields):
 
 
 def frames_helper(config):
-    import errno
-    import socket
-
     import scapy.all as scapy
     scapy.conf.verb = 0
     dev = config["dev"]
     env = dict(vars(scapy))
     env.update(PKTD_MAC=config["pktd_mac"], PKTD_IP=config["pktd_ip"], MY_IP=config["my_ip"],
-               BROADCAST_IP=config["broadcast_ip"], MY_MAC=scapy.get_if_hwaddr(dev))
+               BROADCAST_IP=config["broadcast_ip"], MY_MAC=scapy.get_if_hwaddr(dev),
+               checksum16=scapytest.checksum16)
     exec(HELPER_CODE, env)
     Ether, IP, ICMP, ARP, IPerror = scapy.Ether, scapy.IP, scapy.ICMP, scapy.ARP, scapy.IPerror
-
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))  # ETH_P_ALL
-    sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE: floods of replies fit
-    sock.setsockopt(263, 23, 1)  # SOL_PACKET, PACKET_IGNORE_OUTGOING: only what pktd sends
-    # PACKET_QDISC_BYPASS: when the TAP's queue to pktd is full, send() fails with ENOBUFS (and is
-    # retried) instead of a qdisc dropping the frame out of sight.
-    sock.setsockopt(263, 20, 1)
-    sock.bind((dev, 0))
-    pktd_mac = bytes.fromhex(config["pktd_mac"].replace(":", ""))
+    link = scapytest.Link(dev, config["pktd_mac"])  # only what pktd sends
     marker_id = 0x6d6b
     marker_seq = [0]
-
-    def send(frame):
-        b = bytes(frame)
-        while True:
-            try:
-                sock.send(b)
-                return
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-                time.sleep(0.001)
-
-    def drain():
-        while True:
-            try:
-                sock.recv(65536, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return
 
     def num(v):
         return None if v is None else int(v)
@@ -219,12 +179,8 @@ def frames_helper(config):
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd.get("drain", True):
-            drain()
-        frames = []
-        spec = cmd.get("frames", [])
-        for expr in [spec] if isinstance(spec, str) else spec:
-            built = eval(expr, env)  # noqa: S307 (the test's own expressions)
-            frames.extend(built if isinstance(built, list) else [built])
+            link.drain()
+        frames = scapytest.build_frames(cmd.get("frames", []), env)
         until = eval(cmd["until"], env) if cmd.get("until") else None
         if cmd.get("marker"):
             marker_seq[0] += 1
@@ -235,38 +191,14 @@ def frames_helper(config):
             def until(p, seq=seq):  # noqa: F811 (the marker's reply ends the wait)
                 return (ICMP in p and IPerror not in p and p[ICMP].type == 0 and
                         p[ICMP].id == marker_id and p[ICMP].seq == seq)
-        sent = 0
         for f in frames:
-            send(f)
-            sent += 1
-        captured, matched, match = [], until is None, None
-        deadline = time.monotonic() + cmd.get("timeout", 10)
-        while not matched and time.monotonic() < deadline:
-            ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                continue
-            data = sock.recv(65536)
-            if data[6:12] != pktd_mac:
-                continue  # only what pktd sent
-            p = Ether(data)
-            if until(p):
-                matched, match = True, describe(p)
-            else:
-                captured.append(describe(p))
-        print(json.dumps({"sent": sent, "matched": matched, "match": match, "frames": captured}),
-              flush=True)
+            link.send(f)
+        got = link.collect(until, cmd.get("timeout", 10), Ether, describe)
+        print(json.dumps(dict(got, sent=len(frames))), flush=True)
 
 
 # --------------------------------------------------------------------------------------------
 # The test side.
-
-def scapy_python():
-    """A python3 that imports scapy (the test's own may be another installation)."""
-    for py in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
-        if py and subprocess.run([py, "-c", "import scapy"], capture_output=True).returncode == 0:
-            return py
-    return None
-
 
 def real_pktd_pid(proc):
     """pktd's own PID: `ip netns exec` execs it, but check rather than trust that."""
@@ -280,31 +212,11 @@ def real_pktd_pid(proc):
     raise AssertionError(f"no pktd process under {pid}")
 
 
-class Frames:
+class Frames(scapytest.Helper):
     """The scapy helper in the namespace."""
 
     def __init__(self, python, netns, config):
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, python, os.path.abspath(__file__), HELPER_FLAG,
-             json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, bufsize=0)
-        self.pending = b""
-        self.ready = self._read(60 * SLOW)
-
-    def _read(self, timeout):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.pending:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, left))
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 20) if ready else None
-            if chunk == b"" or (chunk is None and left <= 0):
-                self.log.seek(0)
-                raise AssertionError(f"scapy helper: no answer (exit {self.proc.poll()}):\n"
-                                     f"{self.log.read()}")
-            self.pending += chunk or b""
-        line, self.pending = self.pending.split(b"\n", 1)
-        return json.loads(line)
+        super().__init__(python, netns, __file__, HELPER_FLAG, config, slack=60 * SLOW)
 
     def run(self, frames=(), *, marker=True, until=None, timeout=TIMEOUT, drain=True):
         """Sends frames (an expression the helper evaluates to a frame or a list of them, or a
@@ -313,23 +225,11 @@ class Frames:
         frame, "frames": what pktd sent before it}."""
         cmd = {"frames": frames if isinstance(frames, str) else list(frames), "marker": marker,
                "until": until, "timeout": timeout, "drain": drain}
-        self.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
-        got = self._read(timeout + 60 * SLOW)
+        got = self.command(cmd, timeout)
         if (marker or until) and not got["matched"]:
             raise AssertionError(f"no {'marker reply' if marker else until} from pktd within "
                                  f"{timeout} s; it sent: {[f['summary'] for f in got['frames']]}")
         return got
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.close()
 
 
 def flat(stats):
@@ -348,7 +248,7 @@ class HostileInput(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        python = scapy_python()
+        python = scapytest.scapy_python()
         if python is None:
             raise AssertionError("no python3 with scapy: scripts/setup.sh installs python3-scapy")
         cls.ns = NetNs()

@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pktdtest import BUILD, PKT, Background, eventually  # noqa: E402
+from pktdtest import BUILD, PKT, Background, eventually, kill_group  # noqa: E402
 from test_ipv4 import WAIT, TapHost  # noqa: E402
 
 # An LD_PRELOAD of a sanitizer-built library into python3 or socat does not work (the sanitizer's
@@ -482,26 +482,12 @@ for pid in children:
 """
 
 
-def kill_group(proc):
-    """Ends a process started in a session of its own, and whatever it forked (pkt run's child,
-    a forking server's children): the group's id is that process's PID."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 class Program(Background):
     """A command running while the test goes on, in a session of its own so that close() ends
     what it forked too."""
 
     def __init__(self, args, env=None, stdin=subprocess.DEVNULL):
-        self.args = args
-        self._out = tempfile.TemporaryFile(mode="w+")
-        self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=self._err,
-                                     stdin=stdin, text=True, start_new_session=True)
+        super().__init__(args, env=env, stdin=stdin, own_session=True)
 
     def json_line(self):
         """The first line it printed, as JSON, once there is one (it must still run)."""
@@ -509,13 +495,6 @@ class Program(Background):
         if "\n" not in self.output():
             raise AssertionError(f"{' '.join(self.args)} ended: {self.errors()}")
         return json.loads(self.output().splitlines()[0])
-
-    def close(self):
-        kill_group(self.proc)
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self._out.close()
-        self._err.close()
 
 
 def run_in_session(args, env=None, input=None, timeout=WAIT + 30):

@@ -36,7 +36,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,8 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pktdtest import BUILD, PKT, Daemon, NetNs, eventually, random_subnet, unique  # noqa: E402
+from pktdtest import (BUILD, PKT, Background, Daemon, NetNs, eventually,  # noqa: E402
+                      random_subnet, unique)
 
 PEER_MODE = os.environ.get("PKTD_TCP_PEER") or "pktd"
 LINUX_MODE = PEER_MODE == "linux"
@@ -288,6 +288,18 @@ print(json.dumps({"done": done, "errors": errors,
                   "seconds": round(time.monotonic() - start, 2)}), flush=True)
 """
 
+# For the programs below (python3 -c TEXT): a socket read to its end, (octets, sha256 hex).
+READ_TO_END = r"""
+def read_to_end(s):
+    h, n = hashlib.sha256(), 0
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return n, h.hexdigest()
+        h.update(data)
+        n += len(data)
+"""
+
 # The peer's end of the error cases: one connection on ADDR PORT, then what MODE says; prints
 # "listening", "accepted", then what it saw as JSON.
 PEER_SERVER = r"""
@@ -309,15 +321,7 @@ def outcome(f):
     except OSError as e:  # a settimeout expiring has no errno; ETIMEDOUT is TimeoutError too
         return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else "timeout"
 
-def read_to_end():
-    h, n = hashlib.sha256(), 0
-    while True:
-        data = s.recv(65536)
-        if not data:
-            return n, h.hexdigest()
-        h.update(data)
-        n += len(data)
-
+""" + READ_TO_END + r"""
 def read_line():
     line = b""
     while not line.endswith(b"\n"):
@@ -335,14 +339,14 @@ elif mode == "reset":           # a line, then an abortive close: RST
     s.close()
     print(json.dumps({"line": line}), flush=True)
 elif mode == "reply_after_eof":  # reads to the end (the peer's FIN), then sends 1 MiB, closes
-    n, digest = read_to_end()
+    n, digest = read_to_end(s)
     s.sendall(bytes(range(256)) * 4096)
     s.close()
     print(json.dumps({"bytes": n, "sha256": digest}), flush=True)
 elif mode == "eof_first":       # "hello", our FIN, then reads the peer's data to its end
     s.sendall(b"hello")
     s.shutdown(socket.SHUT_WR)
-    n, digest = read_to_end()
+    n, digest = read_to_end(s)
     print(json.dumps({"bytes": n, "sha256": digest}), flush=True)
 elif mode == "expect_reset":    # a line, "ok", then whatever the next read gives
     line = read_line()
@@ -374,15 +378,7 @@ def tcp():
 def so_error(s):
     return name(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
 
-def read_to_end(s):
-    h, n = hashlib.sha256(), 0
-    while True:
-        data = s.recv(65536)
-        if not data:
-            return n, h.hexdigest()
-        h.update(data)
-        n += len(data)
-
+""" + READ_TO_END + r"""
 def refused():
     blocking = outcome(lambda: tcp().connect((A["peer"], A["closed"])))
     s = tcp()
@@ -488,60 +484,23 @@ print(json.dumps(globals()[CASE]()), flush=True)
 # -------------------------------------------------------------------------------------------
 # Processes
 
-def kill_group(proc):
-    """Ends a process started in a session of its own and whatever it forked (pkt run's program,
-    a pipeline's members): the group's id is that process's PID."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-class Program:
-    """A command running while the test goes on, in a session of its own, its output in files
-    (never a pipe that could fill). close() ends it and what it forked, by its group's PID."""
+class Program(Background):
+    """A command running while the test goes on, in a session of its own (close() ends what it
+    forked too), with the waits the cases use."""
 
     def __init__(self, args, env=None, stdin=subprocess.DEVNULL):
-        self.args = args
-        self._out = tempfile.TemporaryFile(mode="w+")
-        self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=self._err,
-                                     stdin=stdin, text=True, start_new_session=True)
-
-    @staticmethod
-    def _read(f):
-        f.seek(0)
-        return f.read()
-
-    def output(self):
-        return self._read(self._out)
-
-    def errors(self):
-        return self._read(self._err)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def say(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+        super().__init__(args, env=env, stdin=stdin, own_session=True)
 
     def wait(self, timeout=WAIT):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{shlex.join(self.args)[-300:]} still runs after {timeout} s:"
-                                 f"\n{self.output()[-2000:]}{self.errors()[-2000:]}") from None
+        return super().wait(timeout)
 
     def wait_for(self, text, timeout=WAIT):
         """Until its output has text (it must not end first)."""
         eventually(lambda: text in self.output() or not self.running(), timeout,
                    f"{text!r} from {shlex.join(self.args)[-200:]}")
         if text not in self.output():
-            raise AssertionError(f"{shlex.join(self.args)[-300:]} ended ({self.proc.poll()}) "
-                                 f"before {text!r}:\n{self.output()[-2000:]}"
-                                 f"{self.errors()[-2000:]}")
+            raise AssertionError(f"ended ({self.proc.poll()}) before {text!r}: "
+                                 f"{self.describe()}")
 
     def json_lines(self):
         return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
@@ -550,16 +509,8 @@ class Program:
         """Its last JSON line, once it has ended with status 0."""
         status = self.wait(timeout)
         if status != 0 or not self.json_lines():
-            raise AssertionError(f"{shlex.join(self.args)[-300:]}: status {status}:\n"
-                                 f"{self.output()[-2000:]}{self.errors()[-3000:]}")
+            raise AssertionError(f"status {status}: {self.describe()}")
         return self.json_lines()[-1]
-
-    def close(self):
-        kill_group(self.proc)
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self._out.close()
-        self._err.close()
 
 
 def real_pid(proc, exe):
@@ -751,9 +702,7 @@ class Stacks:
         eventually(lambda: self.listening(port) or not program.running(), WAIT,
                    f"a listener on port {port}")
         if not program.running():
-            raise AssertionError(f"{shlex.join(program.args)[-300:]} ended "
-                                 f"({program.proc.poll()}):\n{program.output()[-2000:]}"
-                                 f"{program.errors()[-2000:]}")
+            raise AssertionError(f"ended ({program.proc.poll()}): {program.describe()}")
 
     def peer_listening(self, port):
         return f":{port} " in self.peer_ns.run("ss", "-Htln", check=True).stdout

@@ -27,15 +27,13 @@ import json
 import os
 import random
 import re
-import select
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scapytest  # noqa: E402
 from pktdtest import eventually  # noqa: E402
 from test_tcp import (ECHO_SERVER, LINUX_MODE, NEEDS_PRELOAD, PEER_MODE, PRELOAD,  # noqa: E402
                       Stacks, timed)
@@ -176,15 +174,6 @@ def bad_checksum(p):
     return p
 
 
-def checksum16(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
 def syn_flood(n, dport):
     """n SYNs from SPOOF_IP, random source ports and sequence numbers, MSS option."""
     template = bytearray(bytes(seg(src=SPOOF_IP, sport=1, dport=dport, flags="S", seq=0,
@@ -202,37 +191,18 @@ def syn_flood(n, dport):
 
 
 def segments_helper(config):
-    import errno
-    import socket
-
     import scapy.all as scapy
     scapy.conf.verb = 0
     dev = config["dev"]
     env = dict(vars(scapy))
     env.update(SIDE_MAC=config["side_mac"], SIDE_IP=config["side_ip"], PEER_IP=config["peer_ip"],
-               SPOOF_IP=config["spoof_ip"], MY_MAC=scapy.get_if_hwaddr(dev), random=random)
+               SPOOF_IP=config["spoof_ip"], MY_MAC=scapy.get_if_hwaddr(dev), random=random,
+               checksum16=scapytest.checksum16)
     exec(HELPER_CODE, env)
     Ether, IP, ICMP, TCP = scapy.Ether, scapy.IP, scapy.ICMP, scapy.TCP
-
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))  # ETH_P_ALL
-    sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
-    sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING: only what the side sends
-    sock.setsockopt(263, 20, 1)  # PACKET_QDISC_BYPASS: a full queue is ENOBUFS, retried
-    sock.bind((dev, 0))
-    side_mac = bytes.fromhex(config["side_mac"].replace(":", ""))
+    link = scapytest.Link(dev, config["side_mac"])  # only what the side sends
     flows = {}  # (side port, peer address, peer port) -> the side's last segment on it
     marker_seq = [0]
-
-    def send(frame):
-        b = bytes(frame)
-        while True:
-            try:
-                sock.send(b)
-                return
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-                time.sleep(0.0005)
 
     def describe(p):
         d = {"summary": p.summary()}
@@ -250,30 +220,17 @@ def segments_helper(config):
                          "seq": int(getattr(p[ICMP], "seq", 0) or 0)}
         return d
 
-    def receive(timeout):
-        ready, _, _ = select.select([sock], [], [], max(0.0, timeout))
-        if not ready:
-            return None
-        data = sock.recv(65536)
-        if data[6:12] != side_mac:
-            return False
+    def parse(data):
         return describe(Ether(data))
-
-    def drain():
-        while receive(0) is not None:
-            pass
 
     print(json.dumps({"ready": True, "my_mac": env["MY_MAC"]}), flush=True)
     for line in sys.stdin:
         cmd = json.loads(line)
-        drain()
+        link.drain(parse)  # the flows learn from what came meanwhile
         if "flow" in cmd:
             print(json.dumps({"last": flows.get(tuple(cmd["flow"]))}), flush=True)
             continue
-        frames = []
-        for expr in cmd.get("frames", []):
-            built = eval(expr, env)  # noqa: S307 (the test's own expressions)
-            frames.extend(built if isinstance(built, list) else [built])
+        frames = scapytest.build_frames(cmd.get("frames", []), env)
         until = cmd.get("until")
         if cmd.get("marker"):
             marker_seq[0] += 1
@@ -283,68 +240,27 @@ def segments_helper(config):
                      f"d['icmp']['seq'] == {marker_seq[0]}")
         started = time.monotonic()
         for f in frames:
-            send(f)
+            link.send(f)
         sent_s = time.monotonic() - started
-        captured, match, matched = [], None, until is None
-        deadline = time.monotonic() + cmd.get("timeout", 10)
-        while not matched and time.monotonic() < deadline:
-            d = receive(deadline - time.monotonic())
-            if not d:
-                continue
-            if eval(until, {"d": d}):  # noqa: S307
-                matched, match = True, d
-            else:
-                captured.append(d)
+        got = link.collect(until and (lambda d: eval(until, {"d": d})),  # noqa: S307
+                           cmd.get("timeout", 10), parse)
         if cmd.get("summary"):
             kinds = {}
-            for d in captured:
+            for d in got["frames"]:
                 k = d.get("tcp", {}).get("flags", d["summary"].split("/")[-1].strip())
                 kinds[k] = kinds.get(k, 0) + 1
-            captured = [{"counts": kinds}]
-        print(json.dumps({"sent": len(frames), "sent_seconds": round(sent_s, 3),
-                          "matched": matched, "match": match, "frames": captured}), flush=True)
+            got["frames"] = [{"counts": kinds}]
+        print(json.dumps(dict(got, sent=len(frames), sent_seconds=round(sent_s, 3))), flush=True)
 
 
 # --------------------------------------------------------------------------------------------
 # The test side.
 
-def scapy_python():
-    for py in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
-        if py and subprocess.run([py, "-c", "import scapy"], capture_output=True).returncode == 0:
-            return py
-    return None
-
-
-class Segments:
+class Segments(scapytest.Helper):
     """The scapy helper in the peer namespace."""
 
     def __init__(self, python, netns, config):
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, python, os.path.abspath(__file__), HELPER_FLAG,
-             json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, bufsize=0,
-            start_new_session=True)
-        self.pending = b""
-        self.ready = self._read(60)
-
-    def _read(self, timeout):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.pending:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, left))
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 20) if ready else None
-            if chunk == b"" or (chunk is None and left <= 0):
-                self.log.seek(0)
-                raise AssertionError(f"scapy helper: no answer (exit {self.proc.poll()}):\n"
-                                     f"{self.log.read()[-4000:]}")
-            self.pending += chunk or b""
-        line, self.pending = self.pending.split(b"\n", 1)
-        return json.loads(line)
-
-    def command(self, cmd, timeout):
-        self.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
-        return self._read(timeout + 60)
+        super().__init__(python, netns, __file__, HELPER_FLAG, config)
 
     def run(self, frames=(), *, marker=True, until=None, timeout=TIMEOUT, summary=False):
         """Sends frames (expressions the helper evaluates to frames or lists of them), then waits
@@ -360,17 +276,6 @@ class Segments:
     def last(self, side_port, peer_ip, peer_port):
         """The side's last segment on a flow, as the helper saw it (or None)."""
         return self.command({"flow": [side_port, peer_ip, peer_port]}, TIMEOUT)["last"]
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.close()
 
 
 class ClassScope:
@@ -412,7 +317,7 @@ class HostileSegments(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        python = scapy_python()
+        python = scapytest.scapy_python()
         if python is None:
             raise AssertionError("no python3 with scapy: scripts/setup.sh installs python3-scapy")
         if not LINUX_MODE and not os.path.exists(PRELOAD):

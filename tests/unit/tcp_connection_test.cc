@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "tcp_net.h"
@@ -58,7 +59,7 @@ struct App {
 };
 
 struct Pair {
-  explicit Pair(std::uint64_t seed = 1, Faults f = {}) : net(seed, f) {
+  explicit Pair(std::uint64_t seed = 1, Faults f = {}, std::uint16_t mtu = 1500) : net(seed, f, mtu) {
     std::shared_ptr<Binding> bound;
     EXPECT_EQ(net.b.layer.bind({}, kPort, Binding{}, &bound), 0);
     EXPECT_EQ(net.b.layer.listen(bound, 16, &listener), 0);
@@ -77,6 +78,18 @@ struct Pair {
       server.pump(net.now);
       return pred();
     }, limit);
+  }
+  // Both ends send `bytes` of their pattern and close: true once each has the other's intact and
+  // its FIN, and the server's end (which closes last, in LAST-ACK) is closed.
+  bool exchange_and_close(std::size_t bytes) {
+    for (App* app : {&client, &server}) {
+      app->to_send = bytes;
+      app->close_after_send = true;
+    }
+    return run_until([&] {
+      return client.got_all_of(bytes, 2) && server.got_all_of(bytes, 1) && client.c->peer_finished() &&
+             server.c->peer_finished() && server.c->state() == State::closed;
+    });
   }
   bool established() const {
     return client.c && server.c && client.c->state() == State::established &&
@@ -123,16 +136,7 @@ TEST(TcpConnection, TransfersBothWaysAndClosesThroughTimeWait) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);
   ASSERT_TRUE(p.run_until([&] { return p.established(); }));
-  constexpr std::size_t kBytes = 3 << 20;
-  p.client.to_send = kBytes;
-  p.server.to_send = kBytes;
-  p.client.close_after_send = true;
-  p.server.close_after_send = true;
-  ASSERT_TRUE(p.run_until([&] {
-    return p.client.got_all_of(kBytes, 2) && p.server.got_all_of(kBytes, 1) &&
-           p.client.c->peer_finished() && p.server.c->peer_finished() &&
-           p.server.c->state() == State::closed;
-  }));
+  ASSERT_TRUE(p.exchange_and_close(3 << 20));
   // Both closed at about the same time: one of them waits in TIME-WAIT for 2 MSL.
   EXPECT_TRUE(p.client.c->state() == State::time_wait || p.client.c->state() == State::closed);
   EXPECT_EQ(p.client.c->error(), 0);
@@ -141,6 +145,105 @@ TEST(TcpConnection, TransfersBothWaysAndClosesThroughTimeWait) {
   EXPECT_EQ(p.net.a.layer.connection_count(), 0U);
   EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
   EXPECT_EQ(p.client.c->retransmissions(), 0U);
+}
+
+// Both ends start 3000 octets before 2^32, so a transfer of 1 MiB each way carries SND.UNA,
+// SND.NXT, RCV.NXT and the send and receive buffers' starts through the wrap to 0.
+TEST(TcpConnection, TransfersAcrossTheSequenceNumberWrap) {
+  constexpr std::uint32_t kIss = 0xFFFFFFFFU - 2999U;  // 2^32 - 3000
+  Pair p;
+  p.net.a.layer.fix_iss_for_tests(Seq(kIss));
+  p.net.b.layer.fix_iss_for_tests(Seq(kIss));
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  ASSERT_EQ(p.net.a.sent_headers.front().sequence_number, kIss);  // the SYN
+  ASSERT_EQ(p.net.b.sent_headers.front().sequence_number, kIss);  // the SYN-ACK
+  constexpr std::size_t kBytes = 1 << 20;
+  ASSERT_TRUE(p.exchange_and_close(kBytes))
+      << "client got " << p.client.got.size() << ", server got " << p.server.got.size();
+  // Past the wrap: ISS + 1 (SYN) + 1 MiB + 1 (FIN), modulo 2^32.
+  const Seq end = Seq(kIss) + static_cast<std::uint32_t>(kBytes + 2);
+  EXPECT_LT(end.value(), kIss);
+  EXPECT_EQ(p.client.c->snd_una(), end);
+  EXPECT_EQ(p.client.c->rcv_nxt(), end);
+  EXPECT_EQ(p.client.c->error(), 0);
+  EXPECT_EQ(p.server.c->error(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.client.c->state() == State::closed; }, 61s));
+  EXPECT_EQ(p.net.a.layer.connection_count(), 0U);
+  EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
+}
+
+// A stream too long to keep: octet i is block[i % size], the block's size a prime, so that no
+// segment size divides it and a lost, repeated or misplaced segment shows.
+struct LongStream {
+  static constexpr std::size_t kBlock = 1'000'003;
+  std::vector<std::byte> block = [] {
+    std::vector<std::byte> b(kBlock);
+    for (std::size_t i = 0; i < kBlock; ++i) b[i] = pattern(i, 3);
+    return b;
+  }();
+  std::uint64_t total = 0, sent = 0, received = 0;
+  bool intact = true, close_at_end = false, closed = false;
+
+  void send(Connection& c, time::TimePoint now) {
+    while (sent < total && c.send_room() > 0) {
+      const std::size_t at = sent % kBlock;
+      const std::size_t n = std::min<std::uint64_t>({kBlock - at, total - sent, c.send_room()});
+      const std::size_t taken = c.send(std::span<const std::byte>(block).subspan(at, n), now);
+      sent += taken;
+      if (taken == 0) break;
+    }
+    if (close_at_end && sent == total && !closed) {
+      closed = true;
+      c.close(now);
+    }
+  }
+  void receive(Connection& c, time::TimePoint now) {
+    while (c.received_size() > 0) {
+      auto r = c.received();
+      for (std::size_t done = 0; done < r.size();) {
+        const std::size_t at = (received + done) % kBlock;
+        const std::size_t n = std::min(kBlock - at, r.size() - done);
+        intact = intact && std::memcmp(r.data() + done, block.data() + at, n) == 0;
+        done += n;
+      }
+      received += r.size();
+      c.consume(r.size(), now);
+    }
+  }
+};
+
+// 2^32 - 1 octets one way bring SND.UNA back to ISS (modulo 2^32) with the SYN long acknowledged:
+// the send buffer still starts at SND.UNA, not at ISS + 1, so the data after it arrives intact.
+// Segments of 64 KiB keep it to seconds.
+TEST(TcpConnection, SendsOnceSndUnaComesBackToIss) {
+  constexpr std::uint32_t kIss = 0xFFFFFFFFU - 2999U;  // and through the wrap to 0 on the way
+  Pair p(1, {}, 65535);
+  p.net.a.layer.fix_iss_for_tests(Seq(kIss));
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  LongStream stream;
+  auto run_until = [&](const std::function<bool()>& done) {
+    return p.net.run_until([&] {
+      stream.send(*p.client.c, p.net.now);
+      stream.receive(*p.server.c, p.net.now);
+      return done() || p.client.c->error() != 0;
+    }, 3600s);
+  };
+  stream.total = 0xFFFFFFFFU;
+  ASSERT_TRUE(run_until([&] {
+    return stream.received == stream.total && p.client.c->snd_una() == Seq(kIss);
+  })) << "received " << stream.received;
+  stream.total += 1 << 20;
+  stream.close_at_end = true;
+  ASSERT_TRUE(run_until([&] {
+    return stream.received == stream.total && p.server.c->peer_finished();
+  })) << "received " << stream.received << " of " << stream.total;
+  EXPECT_TRUE(stream.intact);
+  EXPECT_EQ(p.client.c->error(), 0);
+  p.server.c->close(p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.server.c->state() == State::closed; }, 60s));
+  EXPECT_EQ(p.server.c->error(), 0);
 }
 
 TEST(TcpConnection, SimultaneousOpenMeetsInSynReceived) {

@@ -56,8 +56,9 @@ class SimHost final : public TcpHost {
 
 class SimNet {
  public:
-  explicit SimNet(std::uint64_t seed = 1, Faults faults = {})
-      : rng_(seed), faults_(faults), a(*this, {0xC6120001}), b(*this, {0xC6120002}) {}
+  // mtu: both hosts' route MTU (65535 makes segments of 64 KiB, for transfers of gigabytes).
+  explicit SimNet(std::uint64_t seed = 1, Faults faults = {}, std::uint16_t mtu = 1500)
+      : rng_(seed), faults_(faults), a(*this, {0xC6120001}, mtu), b(*this, {0xC6120002}, mtu) {}
 
   time::TimePoint now{std::chrono::seconds(1000)};
 

@@ -6,7 +6,7 @@
 
 namespace pktd::tcp {
 
-Seq IsnGenerator::initial_sequence(const Endpoints& e, time::TimePoint now) const {
+Seq IsnGenerator::computed(const Endpoints& e, time::TimePoint now) const {
   // F: the keyed hash of the four-tuple, in a fixed layout.
   std::array<std::byte, 12> tuple{};
   auto put32 = [&](std::size_t at, std::uint32_t v) {

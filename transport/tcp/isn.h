@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "base/siphash.h"
 #include "time/clock.h"
@@ -25,10 +26,19 @@ struct Endpoints {
 class IsnGenerator {
  public:
   explicit IsnGenerator(SipKey key = random_sip_key()) : key_(key) {}
-  [[nodiscard]] Seq initial_sequence(const Endpoints& e, time::TimePoint now) const;
+  [[nodiscard]] Seq initial_sequence(const Endpoints& e, time::TimePoint now) const {
+    return fixed_for_tests_ ? *fixed_for_tests_ : computed(e, now);
+  }
+
+  // Tests only: every later connection starts at iss, so that one can start just before the
+  // 2^32 wrap. Never set outside tests: a predictable ISN is what RFC 6528 forbids.
+  void fix_for_tests(Seq iss) { fixed_for_tests_ = iss; }
 
  private:
+  [[nodiscard]] Seq computed(const Endpoints& e, time::TimePoint now) const;
+
   SipKey key_;
+  std::optional<Seq> fixed_for_tests_;
 };
 
 }  // namespace pktd::tcp

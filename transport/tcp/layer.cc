@@ -114,7 +114,6 @@ struct TcpLayer::Private {
   // RFC 6056 3.3.4 (Algorithm 4) through the layer's PortSelector.
   template <typename Usable>
   static std::optional<std::uint16_t> pick_port(TcpLayer& l, const Endpoints& e, Usable&& usable) {
-    (void)l.ports_.set_range(PortRange{l.config_.ephemeral_first, l.config_.ephemeral_last});
     auto port = l.ports_.pick(e.local, e.remote, e.remote_port, usable);
     if (!port) ++l.counters_.ports_exhausted;
     return port;
@@ -151,7 +150,7 @@ struct TcpLayer::Private {
     std::byte input[6];
     wire::store_be32(input, 0, src.value);
     wire::store_be16(input, 4, sport);
-    return group[siphash24(l.port_key_, input) % group.size()];
+    return group[siphash24(l.ports_.key(), input) % group.size()];
   }
 
   static void listen_input(TcpLayer& l, Listener& li, wire::Ipv4Address src, wire::Ipv4Address dst,
@@ -270,8 +269,8 @@ struct TcpLayer::Private {
 TcpLayer::TcpLayer(TcpHost& host, TcpConfig config)
     : host_(host),
       config_(std::move(config)),
-      challenge_acks_(ChallengeAckConfig{config_.challenge_ack_limit, std::chrono::seconds(1)}),
-      port_key_(random_sip_key()) {
+      challenge_acks_(ChallengeAckConfig{config_.challenge_ack_limit, std::chrono::seconds(1)}) {
+  // The configuration is fixed from here on (config() is const): the range is set once.
   (void)ports_.set_range(PortRange{config_.ephemeral_first, config_.ephemeral_last});
 }
 

@@ -144,7 +144,9 @@ class TcpLayer final : public ConnectionOwner {
 
   // --- observation ---
   [[nodiscard]] const TcpCounters& stats() const { return counters_; }
-  [[nodiscard]] TcpConfig& config() { return config_; }
+  [[nodiscard]] const TcpConfig& config() const { return config_; }
+  // Tests only (IsnGenerator::fix_for_tests): connections made from here on start at iss.
+  void fix_iss_for_tests(Seq iss) { isn_.fix_for_tests(iss); }
   void for_each_connection(const std::function<void(const Connection&)>& fn) const;
   void for_each_listener(const std::function<void(const Listener&)>& fn) const;
   [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
@@ -197,9 +199,9 @@ class TcpLayer final : public ConnectionOwner {
   bool batching_ = false;
   std::vector<std::shared_ptr<Connection>> batched_;  // had segments in this batch, in order
   ChallengeAckLimiter challenge_acks_;  // RFC 5961 7, all connections together
-  PortSelector ports_;                  // RFC 6056 Algorithm 4
+  PortSelector ports_;                  // RFC 6056 Algorithm 4; its key also spreads SYNs over
+                                        // a SO_REUSEPORT group
   SynCookies cookies_;                  // RFC 4987 3.6, when a SYN queue overflows
-  SipKey port_key_;                     // spreads SYNs over a SO_REUSEPORT group
   std::optional<time::TimePoint> last_cookie_sent_;
 };
 

@@ -66,6 +66,9 @@ class PortSelector {
   // invalid one.
   [[nodiscard]] bool set_range(PortRange range);
   [[nodiscard]] PortRange range() const { return range_; }
+  // The secret behind both hashes. Other keyed choices may share it: SipHash is a PRF, so its
+  // values for inputs of another length are independent of these.
+  [[nodiscard]] const SipKey& key() const { return key_; }
 
   // Offers ports to usable, in RFC 6056 3.3.4's order for this destination, until it returns true
   // (the four-tuple is free: no connection or TIME-WAIT holds it, and no bound socket forbids it);
