@@ -217,6 +217,11 @@ struct LongStream {
 // the send buffer still starts at SND.UNA, not at ISS + 1, so the data after it arrives intact.
 // Segments of 64 KiB keep it to seconds.
 TEST(TcpConnection, SendsOnceSndUnaComesBackToIss) {
+#ifndef NDEBUG
+  // 4 GiB through the simulated network: about 5 s optimised, near two minutes in the
+  // sanitizers' unoptimised builds. The optimised build (CI's first suite) runs it.
+  GTEST_SKIP() << "2^32 octets take too long in an unoptimised build";
+#endif
   constexpr std::uint32_t kIss = 0xFFFFFFFFU - 2999U;  // and through the wrap to 0 on the way
   Pair p(1, {}, 65535);
   p.net.a.layer.fix_iss_for_tests(Seq(kIss));
