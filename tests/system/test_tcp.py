@@ -288,6 +288,50 @@ print(json.dumps({"done": done, "errors": errors,
                   "seconds": round(time.monotonic() - start, 2)}), flush=True)
 """
 
+# A server that greets and closes first, so that its side keeps each connection in TIME_WAIT.
+GREET_AND_CLOSE = r"""
+import socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], int(sys.argv[2])))
+ls.listen(16)
+print("listening", flush=True)
+while True:
+    s, _ = ls.accept()
+    s.sendall(b"hi")
+    s.close()
+"""
+
+# COUNT connections to HOST PORT from one local address and port, each read to its end; the
+# port is busy for a moment after each (the last ACK of our FIN), so connect is retried then.
+SAME_PORT_CLIENT = r"""
+import errno, json, socket, sys, time
+local, host, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+got, local_port = [], 0
+for i in range(count):
+    deadline = time.monotonic() + 10
+    while True:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.settimeout(10)
+        s.bind((local, local_port))
+        try:
+            s.connect((host, port))
+            break
+        except OSError as e:
+            s.close()
+            if e.errno not in (errno.EADDRNOTAVAIL, errno.EADDRINUSE) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    local_port = s.getsockname()[1]
+    data = b""
+    while chunk := s.recv(16):
+        data += chunk
+    s.close()
+    got.append(data.decode())
+print(json.dumps({"got": got, "port": local_port}), flush=True)
+"""
+
 # For the programs below (python3 -c TEXT): a socket read to its end, (octets, sha256 hex).
 READ_TO_END = r"""
 def read_to_end(s):
@@ -749,16 +793,23 @@ class Stacks:
     # --- the end ---
 
     def peer_counters(self):
-        lines = self.peer_ns.run("cat", "/proc/net/snmp", check=True).stdout.splitlines()
+        """The peer's /proc/net/snmp and /proc/net/netstat: {group: {name: value}}."""
         out = {}
-        for names, values in zip(lines[::2], lines[1::2]):
-            group, names = names.split(":")
-            out[group] = dict(zip(names.split(), map(int, values.split(":")[1].split())))
+        for path in ("/proc/net/snmp", "/proc/net/netstat"):
+            lines = self.peer_ns.run("cat", path, check=True).stdout.splitlines()
+            for names, values in zip(lines[::2], lines[1::2]):
+                group, names = names.split(":")
+                out[group] = dict(zip(names.split(), map(int, values.split(":")[1].split())))
         return out
 
     def finish(self):
         """Nothing the side sent was malformed in the kernel's eyes, and pktd stops cleanly."""
         counters = self.peer_counters()
+        # Linux counts a SYN on a synchronized connection in InErrs as well as in
+        # TCPSYNChallenge (RFC 5961 4): under loss, a SYN-ACK resent because the peer's ACK was
+        # lost does that, and is no error of the side's.
+        counters["Tcp"]["InErrs"] = max(0, counters["Tcp"].get("InErrs", 0) -
+                                        counters.get("TcpExt", {}).get("TCPSYNChallenge", 0))
         bad = {f"{g}.{n}": counters[g][n] for g, n in PEER_ERRORS if counters[g].get(n)}
         if not self.linux_mode:
             alive = self.d.proc.poll() is None
@@ -1015,6 +1066,69 @@ class Bulk(Fixture):
 
 
 @NEEDS_PRELOAD
+class PathMtu(Fixture):
+    PORT = 5301
+    SIZE = 16 * MIB
+    NARROW = 1280
+
+    def far_side(self):
+        """A third namespace behind the peer, which routes to it over a veth pair whose near
+        end has MTU NARROW; the far end keeps 1500 and announces its MSS from that, so only
+        path MTU discovery can find the narrow hop. Returns the far end's address."""
+        s = self.s
+        far_net = random_subnet(s.net)
+        router, far = str(far_net[1]), str(far_net[2])
+        self.far_ns = NetNs()
+        self.addCleanup(self.far_ns.close)
+        self.far_ns.ip("link", "set", "lo", "up")
+        near_dev, far_dev = unique("tr")[:15], unique("tf")[:15]
+        subprocess.run(["ip", "link", "add", near_dev, "netns", s.peer_ns.name, "type", "veth",
+                        "peer", "name", far_dev, "netns", self.far_ns.name], check=True)
+        for ns, dev, addr, mtu in ((s.peer_ns, near_dev, router, self.NARROW),
+                                   (self.far_ns, far_dev, far, 1500)):
+            ns.ip("addr", "add", f"{addr}/24", "dev", dev)
+            ns.ip("link", "set", dev, "mtu", str(mtu), "up")
+        self.far_ns.ip("route", "add", "default", "via", router)
+        s.peer_ns.sysctl("net.ipv4.ip_forward=1")
+        if s.linux_mode:
+            s.app_ns.ip("route", "add", str(far_net), "via", s.linux)
+        else:
+            s.d.pkt("route", "add", "-net", str(far_net), s.linux, check=True)
+        return far
+
+    def icmp_frag_needed_sent(self):
+        return self.s.peer_counters()["IcmpMsg"].get("OutType3", 0)
+
+    def test_a_narrower_link_behind_the_peer_shrinks_the_segments(self):
+        """RFC 1191: the side sends full-sized segments with DF set; the peer, a router here,
+        answers those too big for the narrow link with fragmentation needed (Linux does not
+        rate-limit those), and the side goes on in smaller segments: every octet arrives."""
+        s = self.s
+        far = self.far_side()
+        receiver = Program(["ip", "netns", "exec", self.far_ns.name, "python3", "-c", STREAM,
+                            "recv", far, str(self.PORT)], env=dict(os.environ))
+        self.addCleanup(receiver.close)
+        receiver.wait_for("listening")
+        eventually(lambda: f":{self.PORT} " in self.far_ns.run("ss", "-Htln").stdout, WAIT,
+                   "the far end listening")
+        seed, report = uuid.uuid4().hex, os.path.join(s.tmp, "report")
+        sender = s.app_shell(
+            f'python3 -c "$TCP_STREAM" gen {seed} {self.SIZE} {report} | ' +
+            s.shell_word("socat", "-u", "-b", "262144", "STDIN", f"TCP4:{far}:{self.PORT}"),
+            TCP_STREAM=STREAM)
+        for p in (sender, receiver):
+            self.assertEqual(p.wait(WAIT * 2), 0, f"{p.describe()}")
+        with open(report) as f:
+            sent = json.load(f)
+        got = receiver.json_lines()[-1]
+        self.assertEqual(got["bytes"], self.SIZE)
+        self.assertEqual(got["sha256"], sent["sha256"])
+        self.assertGreater(self.icmp_frag_needed_sent(), 0, "no segment was too big: no test")
+        if not s.linux_mode:
+            self.assertGreater(s.d.counters()["tcp"]["pmtu_updates"], 0)
+
+
+@NEEDS_PRELOAD
 class Many(Fixture):
     def test_a_thousand_concurrent_connections(self):
         s = self.s
@@ -1073,6 +1187,22 @@ class Many(Fixture):
             print(f"\n  [{count} cycles in {got['seconds']} s; {time_wait} in TIME_WAIT after]",
                   file=sys.stderr)
         self.assertTrue(server.running(), server.errors())
+
+    def test_a_new_syn_reopens_a_pair_in_time_wait(self):
+        """RFC 6191 / RFC 1122 4.2.2.13: the side closes first and holds TIME_WAIT; the Linux
+        client connects again from the same port with a higher sequence number, and the side
+        accepts it instead of refusing the pair for the 60 s of TIME_WAIT."""
+        s = self.s
+        port, count = 7002, 3
+        server = s.local("python3", "-c", GREET_AND_CLOSE, s.addr, str(port))
+        s.wait_listening(port, server)
+        client = s.peer("python3", "-c", SAME_PORT_CLIENT, s.linux, s.addr, str(port), str(count))
+        got = client.result(WAIT)
+        self.assertEqual(got["got"], ["hi"] * count, got)
+        if not s.linux_mode:
+            self.assertEqual(s.d.counters()["tcp"]["time_wait_recycled"], count - 1)
+        self.assertIn("TIME_WAIT", [c["state"] for c in s.connections()
+                                    if c["remote"] == (s.linux, got["port"])])
 
 
 @NEEDS_PRELOAD
