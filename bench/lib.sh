@@ -1,7 +1,7 @@
 # What the benchmarks through `pkt run` share (sourced by tcp_bulk.sh, tcp_rr.sh and udp_rr.sh
 # once they have set BUILD): names unique to this run, a run directory of their own, a cleanup
 # that ends every program they started and removes every namespace they made, pktd behind a TAP,
-# and Linux over a veth pair.
+# and Linux over a veth pair. PKTD_ARGS: more arguments for pktd (e.g. "-t 1 -p tcpip,poll_us=0").
 ID=$$
 NS_PKTD=pktd-bench-p$ID NS_APP=pktd-bench-s$ID NS_A=pktd-bench-a$ID NS_B=pktd-bench-b$ID
 RUNDIR=$(mktemp -d)
@@ -43,7 +43,8 @@ veth_pair() {
 # pktd in the namespace $1 (made before) behind the TAP $2: pktd at .2 of $3, Linux at .1 on the
 # TAP's end. Returns once they reach each other (link up, ARP both ways).
 start_pktd() {
-  ip netns exec "$1" "$BUILD/bin/pktd" -f -i "$PKTD_INSTANCE" -d tap,dev="$2" \
+  # shellcheck disable=SC2086 # PKTD_ARGS is words
+  ip netns exec "$1" "$BUILD/bin/pktd" -f ${PKTD_ARGS:-} -i "$PKTD_INSTANCE" -d tap,dev="$2" \
     >"$RUNDIR/pktd.log" 2>&1 &
   PKTD_PID=$!
   for _ in $(seq 1 200); do pkt ifconfig tap0 >/dev/null 2>&1 && break; sleep 0.05; done
