@@ -27,6 +27,20 @@ struct InFlight {
   std::shared_ptr<Server::State> state;
 };
 
+// A request's hold on its connection, let go through State::drop however the job ends (run,
+// thrown out of, or destroyed unrun by a stopped runtime).
+struct ConnectionHold {
+  ConnectionHold(std::shared_ptr<Server::State> s, std::shared_ptr<Connection> c)
+      : state(std::move(s)), conn(std::move(c)) {}
+  ConnectionHold(const ConnectionHold&) = default;  // std::function copies its callable
+  ConnectionHold& operator=(const ConnectionHold&) = delete;
+  ~ConnectionHold() {
+    if (conn) state->drop(conn);
+  }
+  std::shared_ptr<Server::State> state;
+  std::shared_ptr<Connection> conn;
+};
+
 }  // namespace
 
 Connection::~Connection() {
@@ -88,12 +102,12 @@ void Server::State::start_request(Connection& c, Request request) {
   auto token = std::make_shared<InFlight>(shared_from_this());
   std::string name = std::string("ctl ") + to_string(request.op);
   rt.spawn(
-      [token, conn, request = std::move(request)]() mutable {
+      [token, hold = ConnectionHold(shared_from_this(), std::move(conn)),
+       request = std::move(request)] {
         State& s = *token->state;
         json reply = s.stopping.load() ? make_error({ESHUTDOWN, "pktd is shutting down"})
                                        : execute(s.backend, request);
-        s.answer(*conn, reply);
-        s.drop(conn);
+        s.answer(*hold.conn, reply);
       },
       std::move(name));
 }

@@ -177,6 +177,7 @@ void Server::State::accept_one(int fd) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLONESHOT;
   if (epoll_ctl(watch, EPOLL_CTL_ADD, fd, &ev) != 0) close_now(raw);
+  drop(conn);  // from here a worker may serve it, and close it, before this returns
 }
 
 }  // namespace pktd::ctl

@@ -28,13 +28,17 @@ constexpr size_t kMaxTxIov = 16;
 // has more pieces than kMaxTxIov.
 ssize_t write_frame(Softc& sc, pktd_mbuf* m, size_t len) {
   const pktd_host& h = sc.host;
+  if (len > sc.tx_buf.size()) {  // longer than any frame the device takes
+    errno = EMSGSIZE;
+    return -1;
+  }
   iovec iov[kMaxTxIov];
   int count = 0;
   pktd_mbuf* b = m;
   for (; b != nullptr && count < static_cast<int>(kMaxTxIov); b = h.m_next(b))
     if (h.m_len(b) > 0) iov[count++] = iovec{h.m_data(b), h.m_len(b)};
   if (b != nullptr) {
-    if (len > sc.tx_buf.size() || h.m_copydata(m, 0, len, sc.tx_buf.data()) != 0) {
+    if (h.m_copydata(m, 0, len, sc.tx_buf.data()) != 0) {
       errno = EMSGSIZE;
       return -1;
     }

@@ -49,7 +49,11 @@ class Helper:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, bufsize=0,
             start_new_session=True)
         self.pending = b""
-        self.ready = self._read(slack)
+        try:
+            self.ready = self._read(slack)
+        except BaseException:
+            self.close()  # the caller never gets the object: end its session here
+            raise
 
     def _read(self, timeout):
         deadline = time.monotonic() + timeout
@@ -119,14 +123,16 @@ class Link:
         self.sock.bind((dev, 0))
         self.from_mac = bytes.fromhex(from_mac.replace(":", ""))
 
-    def send(self, frame):
+    def send(self, frame, patience=30):
+        """Sends frame, retrying while the device's queue is full (for patience seconds)."""
         b = bytes(frame)
+        deadline = time.monotonic() + patience
         while True:
             try:
                 self.sock.send(b)
                 return
             except OSError as e:
-                if e.errno != errno.ENOBUFS:
+                if e.errno != errno.ENOBUFS or time.monotonic() > deadline:
                     raise
                 time.sleep(0.0005)
 

@@ -597,6 +597,7 @@ class Stacks:
     def __init__(self, test):
         self.test = test
         self.linux_mode = LINUX_MODE
+        self.lossy = False  # lose() was called
         self.net = random_subnet()
         self.linux = self.host(1)  # the peer's address
         self.addr = self.host(2)   # the side under test's
@@ -686,6 +687,7 @@ class Stacks:
         Both ways one segment per packet: iptables sees a GSO packet (up to 64 KiB of segments)
         as one, and TCP always builds them, segmented later if the device cannot take them:
         gso_max_segs 1 keeps them single segments, and offloads and GRO go off too."""
+        self.lossy = True
         p, mark = str(probability), "0x7c"
         for ns, dev in [(self.peer_ns, self.peer_dev)] + \
                 ([(self.app_ns, self.app_dev)] if self.linux_mode else []):
@@ -807,9 +809,10 @@ class Stacks:
         counters = self.peer_counters()
         # Linux counts a SYN on a synchronized connection in InErrs as well as in
         # TCPSYNChallenge (RFC 5961 4): under loss, a SYN-ACK resent because the peer's ACK was
-        # lost does that, and is no error of the side's.
-        counters["Tcp"]["InErrs"] = max(0, counters["Tcp"].get("InErrs", 0) -
-                                        counters.get("TcpExt", {}).get("TCPSYNChallenge", 0))
+        # lost does that, and is no error of the side's. Without loss nothing may excuse one.
+        if self.lossy:
+            counters["Tcp"]["InErrs"] = max(0, counters["Tcp"].get("InErrs", 0) -
+                                            counters.get("TcpExt", {}).get("TCPSYNChallenge", 0))
         bad = {f"{g}.{n}": counters[g][n] for g, n in PEER_ERRORS if counters[g].get(n)}
         if not self.linux_mode:
             alive = self.d.proc.poll() is None

@@ -578,6 +578,27 @@ TEST(TcpConnection, ABurstReadAsOneBatchIsAcknowledgedOnceAtItsEnd) {
   }
 }
 
+TEST(TcpConnection, AStretchAckCoversAtMostSixtyFourKibibytes) {
+  Pair p(1, Faults{.batch_input = true});
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }));
+  // A megabyte first, so that the window and the congestion window let 60 segments go at once.
+  p.client.to_send = 1 << 20;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == p.client.to_send; }));
+  p.run_until([] { return false; }, 200ms);
+  p.client.c->set_nodelay(true, p.net.now);
+  const std::size_t before = p.net.b.sent_headers.size();
+  const std::size_t a_before = p.net.a.sent_headers.size();
+  std::vector<std::byte> burst(60 * p.client.c->smss(), std::byte{7});
+  ASSERT_EQ(p.client.c->send(burst, p.net.now), burst.size());
+  ASSERT_EQ(p.net.a.sent_headers.size() - a_before, 60U);
+  ASSERT_TRUE(p.net.run_until([&] { return p.net.b.sent_headers.size() > before; }));
+  p.net.run_for(1ms);
+  // One ACK once 64 KiB are unacknowledged (the 46th segment), one for the rest at the end.
+  EXPECT_EQ(pure_acks(p.net.b, before), 2U);
+  EXPECT_EQ(p.net.b.sent_headers.back().acknowledgment_number, p.client.c->snd_nxt().value());
+}
+
 TEST(TcpConnection, RetransmissionTimeoutBacksOffExponentially) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);

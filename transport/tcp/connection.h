@@ -372,6 +372,9 @@ class Connection {
   // Receive side ACK policy and auto-tuning.
   std::uint32_t unacked_segments_ = 0;  // full-sized segments received since our last ACK
   bool ack_now_ = false;
+  // An ACK deferred to the end of an input batch covers at most this much (what Linux's receive
+  // offload merges into one packet): a sender growing its window per ACK still grows.
+  static constexpr std::int32_t kLargestStretchAck = 65535;
   std::size_t receive_limit_;           // the receive buffer in use (auto-tuned)
   std::size_t consumed_since_tune_ = 0;
   time::TimePoint tune_started_{};

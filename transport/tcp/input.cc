@@ -478,7 +478,7 @@ void Connection::segment_text(const SegmentIn& seg, time::TimePoint now) {
     // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment, else within
     // the delayed ACK timeout.
     if (++unacked_segments_ < 2) schedule_delayed_ack(now);
-    else if (!owner_.defer_ack(*this)) ack_now_ = true;
+    else if (rcv_nxt_ - last_ack_sent_ >= kLargestStretchAck || !owner_.defer_ack(*this)) ack_now_ = true;
     return;
   }
   // Beyond RCV.NXT: keep it for later and say at once what we have (RFC 5681 4.2, RFC 2018 4).
