@@ -36,11 +36,19 @@ std::string describe_code_address(const void* addr) {
 Watchdog::Watchdog(Runtime& rt) : rt_(rt), threshold_(rt.config().stack_watchdog) {
   if (threshold_.count() <= 0) return;
   thread_ = std::thread([this] {
-    tid_.store(static_cast<int>(gettid()));  // before the name: named threads are listed
     register_current_thread(ThreadKind::watchdog, "pktd-watchdog");
+    {
+      std::lock_guard lock(mutex_);
+      tid_.store(static_cast<int>(gettid()));
+    }
+    cv_.notify_all();
     loop();
   });
-  pthread_setname_np(thread_.native_handle(), "pktd-watchdog");  // named once the constructor returns
+  pthread_setname_np(thread_.native_handle(), "pktd-watchdog");
+  // Listed (pkt threads) from the moment the runtime is up, not from whenever the thread first
+  // runs: a daemon that answers its control socket has its watchdog in the list.
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return tid_.load() != 0; });
 }
 
 Watchdog::~Watchdog() {
