@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "tcp_net.h"
@@ -746,6 +748,37 @@ TEST(TcpConnection, ConnectionsGoneLeaveNoBindingBehind) {
   }
   EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
   EXPECT_EQ(p.net.b.layer.binding_count(kPort), 1U);  // the listener's own
+}
+
+// A measurement, not a check (run with --gtest_also_run_disabled_tests): one bulk transfer under
+// random loss both ways, the simulated time it took and the recovery counters.
+// PKTD_TCP_BENCH_BYTES (default 16 MiB), PKTD_TCP_BENCH_LOSS (percent, default 5),
+// PKTD_TCP_BENCH_SEED (default 1).
+std::uint64_t env_or(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+TEST(TcpConnectionBench, DISABLED_BulkTransferUnderRandomLoss) {
+  const std::size_t bytes = env_or("PKTD_TCP_BENCH_BYTES", 16U << 20);
+  const double loss = static_cast<double>(env_or("PKTD_TCP_BENCH_LOSS", 5)) / 100.0;
+  const std::uint64_t seed = env_or("PKTD_TCP_BENCH_SEED", 1);
+  Pair p(seed, Faults{.loss = loss});
+  ASSERT_EQ(p.connect(), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }, 3600s));
+  const time::TimePoint start = p.net.now;
+  p.client.to_send = bytes;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == bytes; }, 36000s));
+  const auto& s = p.net.a.layer.stats();
+  std::printf("bytes %zu loss %.0f%% seed %llu: %.3f s simulated\n", bytes, loss * 100,
+              static_cast<unsigned long long>(seed),
+              std::chrono::duration<double>(p.net.now - start).count());
+  for (const char* name :
+       {"timeouts", "retransmits_timeout", "retransmits_fast", "retransmits_sack", "retransmits_rack",
+        "rack_lost_marked", "rack_recoveries", "rack_reorder_timeouts", "sack_recoveries",
+        "tail_loss_probes", "spurious_dsack", "segments_sent"})
+    std::printf("  %-22s %llu\n", name, static_cast<unsigned long long>(s.named().at(name)));
+  EXPECT_TRUE(p.server.got_all_of(bytes, 1));
 }
 
 // The fault grid: every transfer must arrive byte for byte whatever the network does to it.
