@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "tcp_net.h"
@@ -549,6 +550,38 @@ TEST(TcpConnection, ALostRetransmissionIsRepairedByRackNotByATimeout) {
   EXPECT_GE(stats.retransmits_rack, 1U);
   EXPECT_GE(stats.rack_lost_marked, 1U);
   // The path's round trip is 10 ms: the whole transfer ends before a 200 ms timeout could fire.
+  EXPECT_LT(p.net.now - start, 150ms);
+}
+
+TEST(TcpConnection, RecoveryKeepsSendingNewDataWhileThePipeHasRoom) {
+  Pair p;
+  establish_with_rtt(p);
+  // The first segment of a full window is lost, and so is its fast retransmission; everything
+  // after it is SACKed. cwnd falls below SND.NXT - SND.UNA, but the pipe (RFC 6675 5 (C)) holds
+  // only the retransmission, so new data goes on; its SACKs show RACK (RFC 8985 6) the
+  // retransmission was lost, a round trip later. Were new data held back until SND.NXT - SND.UNA
+  // fell below cwnd, nothing sent after the retransmission could reveal its loss, and only the
+  // retransmission timeout (200 ms at least) would repair it.
+  // The two segments limited transmit (RFC 3042) sends as the first duplicate ACKs come back are
+  // lost too (once each): sent just before the retransmission, their SACKs would reveal it too.
+  const std::uint32_t victim = p.client.c->snd_nxt().value();
+  const std::uint32_t smss = p.client.c->smss();
+  const time::TimePoint start = p.net.now;
+  int victim_sent = 0;
+  std::set<std::uint32_t> dropped_once;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    if (src != p.net.a.address_) return false;
+    const std::uint32_t seq = seq_of(bytes);
+    if (seq == victim) return ++victim_sent <= 2;
+    const bool first_duplicate_acks = p.net.now > start + 6ms && p.net.now < start + 15ms;
+    return first_duplicate_acks && seq - victim >= 9 * smss && dropped_once.insert(seq).second;
+  };
+  const auto& stats = p.net.a.layer.stats();
+  p.client.to_send = 1000 + 100 * p.client.c->smss();
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(p.client.to_send, 1); }));
+  EXPECT_EQ(victim_sent, 3) << "the original, the lost retransmission, the one that arrived";
+  EXPECT_EQ(stats.timeouts, 0U);
+  EXPECT_GE(stats.retransmits_rack, 1U);
   EXPECT_LT(p.net.now - start, 150ms);
 }
 
