@@ -637,6 +637,38 @@ TEST(TcpConnection, ALossTooFewForDupThreshIsFoundByTheReorderingTimer) {
   EXPECT_LT(p.net.now - start, 30ms);
 }
 
+TEST(TcpConnection, ARetransmissionRackResentCountsOnceInThePipe) {
+  Pair p;
+  establish_with_rtt(p);
+  p.client.c->set_nodelay(true, p.net.now);
+  // Two segments 2 ms apart, the first lost: the reordering timer calls it lost and starts a
+  // recovery with a window of two (RFC 9438's beta times two, at least two segments), and its
+  // retransmission is lost too. SetPipe (RFC 6675 4) counts the first segment twice (one SACK
+  // above it is too few for IsLost, and it was retransmitted): the pipe is full and more data the
+  // application writes could not go. RACK (RFC 8985) counts only the retransmission, so one new
+  // segment goes, and its SACK shows the retransmission lost a round trip later; otherwise only
+  // the retransmission timer would.
+  const std::uint32_t lost = p.client.c->snd_nxt().value();
+  int lost_sent = 0;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    return src == p.net.a.address_ && seq_of(bytes) == lost && ++lost_sent <= 2;
+  };
+  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
+  const time::TimePoint start = p.net.now;
+  for (int i = 0; i < 2; ++i) {
+    p.client.c->send(segment, p.net.now);
+    p.net.run_for(2ms);
+  }
+  ASSERT_TRUE(p.run_until([&] { return lost_sent == 2; }));
+  p.client.c->send(segment, p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 3 * segment.size(); }));
+  const auto& stats = p.net.a.layer.stats();
+  EXPECT_EQ(lost_sent, 3);
+  EXPECT_EQ(stats.rack_recoveries, 1U);
+  EXPECT_EQ(stats.timeouts, 0U);
+  EXPECT_LT(p.net.now - start, 60ms);
+}
+
 TEST(TcpConnection, PathMtuShrinksSegments) {
   Pair p;
   ASSERT_EQ(p.connect(), 0);
