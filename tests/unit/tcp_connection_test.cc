@@ -818,7 +818,7 @@ TEST(TcpConnection, ConnectionsGoneLeaveNoBindingBehind) {
 // A measurement, not a check (run with --gtest_also_run_disabled_tests): one bulk transfer under
 // random loss both ways, the simulated time it took and the recovery counters.
 // PKTD_TCP_BENCH_BYTES (default 16 MiB), PKTD_TCP_BENCH_LOSS (percent, default 5),
-// PKTD_TCP_BENCH_SEED (default 1).
+// PKTD_TCP_BENCH_SEED (default 1), PKTD_TCP_BENCH_TIMESTAMPS (0: without RFC 7323 timestamps).
 std::uint64_t env_or(const char* name, std::uint64_t fallback) {
   const char* v = std::getenv(name);
   return v ? std::strtoull(v, nullptr, 10) : fallback;
@@ -829,7 +829,9 @@ TEST(TcpConnectionBench, DISABLED_BulkTransferUnderRandomLoss) {
   const double loss = static_cast<double>(env_or("PKTD_TCP_BENCH_LOSS", 5)) / 100.0;
   const std::uint64_t seed = env_or("PKTD_TCP_BENCH_SEED", 1);
   Pair p(seed, Faults{.loss = loss});
-  ASSERT_EQ(p.connect(), 0);
+  ConnectionConfig config;
+  config.timestamps = env_or("PKTD_TCP_BENCH_TIMESTAMPS", 1) != 0;
+  ASSERT_EQ(p.connect(config), 0);
   ASSERT_TRUE(p.run_until([&] { return p.established(); }, 3600s));
   const time::TimePoint start = p.net.now;
   p.client.to_send = bytes;

@@ -86,7 +86,12 @@ std::uint32_t Connection::rack_pipe() const {
   // not call it lost (fewer than DupThresh SACKs above it): twice, with its retransmission. With
   // a window of two that leaves no room to send anything after the retransmission, so nothing
   // can reveal its loss but the retransmission timer. RACK counts it once; the smaller estimate
-  // wins (what either deems lost has left the network).
+  // wins (what either deems lost has left the network). Only with timestamps: without them RACK
+  // cannot tell which transmission of a resent segment was delivered (RFC 8985 6.2 step 2 has
+  // only the min_RTT test), may call in-flight retransmissions lost, and its count, too low,
+  // then let recovery resend faster than anything left the network (seen in the simulator at
+  // 20% loss).
+  if (!ts_enabled_) return rfc6675;
   return std::min(rfc6675, rack_->in_flight_octets());
 }
 
