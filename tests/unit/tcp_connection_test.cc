@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "tcp_net.h"
@@ -679,6 +682,38 @@ TEST(TcpConnection, ALostRetransmissionIsRepairedByRackNotByATimeout) {
   EXPECT_LT(p.net.now - start, 150ms);
 }
 
+TEST(TcpConnection, RecoveryKeepsSendingNewDataWhileThePipeHasRoom) {
+  Pair p;
+  establish_with_rtt(p);
+  // The first segment of a full window is lost, and so is its fast retransmission; everything
+  // after it is SACKed. cwnd falls below SND.NXT - SND.UNA, but the pipe (RFC 6675 5 (C)) holds
+  // only the retransmission, so new data goes on; its SACKs show RACK (RFC 8985 6) the
+  // retransmission was lost, a round trip later. Were new data held back until SND.NXT - SND.UNA
+  // fell below cwnd, nothing sent after the retransmission could reveal its loss, and only the
+  // retransmission timeout (200 ms at least) would repair it.
+  // The two segments limited transmit (RFC 3042) sends as the first duplicate ACKs come back are
+  // lost too (once each): sent just before the retransmission, their SACKs would reveal it too.
+  const std::uint32_t victim = p.client.c->snd_nxt().value();
+  const std::uint32_t smss = p.client.c->smss();
+  const time::TimePoint start = p.net.now;
+  int victim_sent = 0;
+  std::set<std::uint32_t> dropped_once;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    if (src != p.net.a.address_) return false;
+    const std::uint32_t seq = seq_of(bytes);
+    if (seq == victim) return ++victim_sent <= 2;
+    const bool first_duplicate_acks = p.net.now > start + 6ms && p.net.now < start + 15ms;
+    return first_duplicate_acks && seq - victim >= 9 * smss && dropped_once.insert(seq).second;
+  };
+  const auto& stats = p.net.a.layer.stats();
+  p.client.to_send = 1000 + 100 * p.client.c->smss();
+  ASSERT_TRUE(p.run_until([&] { return p.server.got_all_of(p.client.to_send, 1); }));
+  EXPECT_EQ(victim_sent, 3) << "the original, the lost retransmission, the one that arrived";
+  EXPECT_EQ(stats.timeouts, 0U);
+  EXPECT_GE(stats.retransmits_rack, 1U);
+  EXPECT_LT(p.net.now - start, 150ms);
+}
+
 TEST(TcpConnection, ReorderingWithinTheReorderingWindowIsNotALoss) {
   Pair p;
   establish_with_rtt(p);
@@ -729,6 +764,38 @@ TEST(TcpConnection, ALossTooFewForDupThreshIsFoundByTheReorderingTimer) {
   EXPECT_EQ(stats.tail_loss_probes, 0U);
   EXPECT_EQ(stats.timeouts, 0U);
   EXPECT_LT(p.net.now - start, 30ms);
+}
+
+TEST(TcpConnection, ARetransmissionRackResentCountsOnceInThePipe) {
+  Pair p;
+  establish_with_rtt(p);
+  p.client.c->set_nodelay(true, p.net.now);
+  // Two segments 2 ms apart, the first lost: the reordering timer calls it lost and starts a
+  // recovery with a window of two (RFC 9438's beta times two, at least two segments), and its
+  // retransmission is lost too. SetPipe (RFC 6675 4) counts the first segment twice (one SACK
+  // above it is too few for IsLost, and it was retransmitted): the pipe is full and more data the
+  // application writes could not go. RACK (RFC 8985) counts only the retransmission, so one new
+  // segment goes, and its SACK shows the retransmission lost a round trip later; otherwise only
+  // the retransmission timer would.
+  const std::uint32_t lost = p.client.c->snd_nxt().value();
+  int lost_sent = 0;
+  p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
+    return src == p.net.a.address_ && seq_of(bytes) == lost && ++lost_sent <= 2;
+  };
+  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
+  const time::TimePoint start = p.net.now;
+  for (int i = 0; i < 2; ++i) {
+    p.client.c->send(segment, p.net.now);
+    p.net.run_for(2ms);
+  }
+  ASSERT_TRUE(p.run_until([&] { return lost_sent == 2; }));
+  p.client.c->send(segment, p.net.now);
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 3 * segment.size(); }));
+  const auto& stats = p.net.a.layer.stats();
+  EXPECT_EQ(lost_sent, 3);
+  EXPECT_EQ(stats.rack_recoveries, 1U);
+  EXPECT_EQ(stats.timeouts, 0U);
+  EXPECT_LT(p.net.now - start, 60ms);
 }
 
 TEST(TcpConnection, PathMtuShrinksSegments) {
@@ -875,6 +942,39 @@ TEST(TcpConnection, ConnectionsGoneLeaveNoBindingBehind) {
   }
   EXPECT_EQ(p.net.b.layer.connection_count(), 0U);
   EXPECT_EQ(p.net.b.layer.binding_count(kPort), 1U);  // the listener's own
+}
+
+// A measurement, not a check (run with --gtest_also_run_disabled_tests): one bulk transfer under
+// random loss both ways, the simulated time it took and the recovery counters.
+// PKTD_TCP_BENCH_BYTES (default 16 MiB), PKTD_TCP_BENCH_LOSS (percent, default 5),
+// PKTD_TCP_BENCH_SEED (default 1), PKTD_TCP_BENCH_TIMESTAMPS (0: without RFC 7323 timestamps).
+std::uint64_t env_or(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+TEST(TcpConnectionBench, DISABLED_BulkTransferUnderRandomLoss) {
+  const std::size_t bytes = env_or("PKTD_TCP_BENCH_BYTES", 16U << 20);
+  const double loss = static_cast<double>(env_or("PKTD_TCP_BENCH_LOSS", 5)) / 100.0;
+  const std::uint64_t seed = env_or("PKTD_TCP_BENCH_SEED", 1);
+  Pair p(seed, Faults{.loss = loss});
+  ConnectionConfig config;
+  config.timestamps = env_or("PKTD_TCP_BENCH_TIMESTAMPS", 1) != 0;
+  ASSERT_EQ(p.connect(config), 0);
+  ASSERT_TRUE(p.run_until([&] { return p.established(); }, 3600s));
+  const time::TimePoint start = p.net.now;
+  p.client.to_send = bytes;
+  ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == bytes; }, 36000s));
+  const auto& s = p.net.a.layer.stats();
+  std::printf("bytes %zu loss %.0f%% seed %llu: %.3f s simulated\n", bytes, loss * 100,
+              static_cast<unsigned long long>(seed),
+              std::chrono::duration<double>(p.net.now - start).count());
+  for (const char* name :
+       {"timeouts", "retransmits_timeout", "retransmits_fast", "retransmits_sack", "retransmits_rack",
+        "rack_lost_marked", "rack_recoveries", "rack_reorder_timeouts", "sack_recoveries",
+        "tail_loss_probes", "spurious_dsack", "segments_sent"})
+    std::printf("  %-22s %llu\n", name, static_cast<unsigned long long>(s.named().at(name)));
+  EXPECT_TRUE(p.server.got_all_of(bytes, 1));
 }
 
 // The fault grid: every transfer must arrive byte for byte whatever the network does to it.

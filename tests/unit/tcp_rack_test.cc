@@ -233,6 +233,22 @@ TEST_P(RackScenario, LostRetransmittedOctetsAreCounted) {
   EXPECT_EQ(rack.lost_retransmitted_octets(), 0U);
 }
 
+TEST_P(RackScenario, InFlightOctetsLeaveOutTheDeliveredAndTheLost) {
+  for (int n = 1; n <= 4; ++n) send(n, 0ms);
+  EXPECT_EQ(rack.in_flight_octets(), 4000U);
+  ack(10ms, 0, {block(2, 3)});
+  EXPECT_EQ(rack.in_flight_octets(), 2000U);  // S1 and S4
+  // Half of S4 SACKed: the split keeps the count.
+  ack(11ms, 0, {wire::TcpSackBlock{s(4500).value(), start_of(5).value()}});
+  EXPECT_EQ(rack.in_flight_octets(), 1500U);
+  detect(11ms, true);
+  EXPECT_EQ(rack.in_flight_octets(), 0U) << "S1 and S4's first half, sent before its second, are lost";
+  send(1, 12ms);  // resent: in flight once, however SetPipe counts it
+  EXPECT_EQ(rack.in_flight_octets(), 1000U);
+  ack(20ms, 4);
+  EXPECT_EQ(rack.in_flight_octets(), 0U);
+}
+
 TEST(Rack, PastTheRecordLimitNothingIsSplit) {
   Rack rack(RackConfig{.max_segments = 2});
   const time::TimePoint t0{std::chrono::seconds(1)};

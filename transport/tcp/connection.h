@@ -260,7 +260,9 @@ class Connection {
   void update_timestamp_recent(const SegmentIn& seg);
   // output.cc
   void output(time::TimePoint now);
-  bool send_data_segment(time::TimePoint now);
+  // Sends the next new segment (or our FIN) if the windows allow. congestion_room: in SACK
+  // recovery, what cwnd - pipe leaves (RFC 6675 5 (C)); otherwise cwnd less what is in flight.
+  bool send_data_segment(time::TimePoint now, std::optional<std::uint32_t> congestion_room = {});
   bool nagle_holds(std::uint32_t len, std::uint32_t usable) const;
   void retransmit_first(time::TimePoint now);
   void sack_output(time::TimePoint now);

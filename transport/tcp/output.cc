@@ -163,15 +163,20 @@ bool Connection::nagle_holds(std::uint32_t len, std::uint32_t unsent) const {
   return true;
 }
 
-bool Connection::send_data_segment(time::TimePoint now) {
+bool Connection::send_data_segment(time::TimePoint now, std::optional<std::uint32_t> congestion_room) {
   const Seq end = data_end();
   const std::uint32_t unsent = snd_nxt_ < end ? static_cast<std::uint32_t>(end - snd_nxt_) : 0;
   const bool fin_due = fin_queued_ && snd_nxt_ == end && (!fin_sent_ || snd_nxt_ == fin_seq_);
   if (unsent == 0 && !fin_due) return false;
-  const std::uint32_t window =
-      std::min(snd_wnd_, cc_->cwnd() + (snd_nxt_ == snd_max_ ? limited_transmit_ : 0U));
   const std::uint32_t flight = static_cast<std::uint32_t>(snd_nxt_ - snd_una_);
-  const std::uint32_t usable = window > flight ? window - flight : 0;
+  const std::uint32_t peer_room = snd_wnd_ > flight ? snd_wnd_ - flight : 0;
+  // In SACK recovery the pipe, not SND.NXT - SND.UNA, is what is in the network (RFC 6675 5
+  // (C)): SACKed octets have left it. Measured against the flight, a window whose first hole's
+  // retransmission was lost again sends nothing more, and with nothing sent after it RACK cannot
+  // see that loss: the retransmission timer repairs it.
+  const std::uint32_t cwnd = cc_->cwnd() + (snd_nxt_ == snd_max_ ? limited_transmit_ : 0U);
+  const std::uint32_t usable =
+      std::min(peer_room, congestion_room ? *congestion_room : (cwnd > flight ? cwnd - flight : 0));
   std::uint32_t len = std::min({unsent, smss_, usable});
   if (scoreboard_ && snd_nxt_ < snd_max_) {
     // Going back after a timeout: what the peer SACKed is not sent again.
@@ -252,12 +257,13 @@ void Connection::sack_output(time::TimePoint now) {
     const auto next = scoreboard_->next_seg(snd_max_, std::min(unsent, window_room));
     if (!next) {
       // Nothing to retransmit and no new data NextSeg may send: a FIN still due goes normally.
-      if (fin_queued_ && !fin_sent_ && unsent == 0) send_data_segment(now);
+      if (fin_queued_ && !fin_sent_ && unsent == 0) send_data_segment(now, cc_->cwnd() - pipe);
       return;
     }
     if (next->rule == SackSendRule::kNewData) {
       const Seq before = snd_max_;
-      if (!send_data_segment(now)) return;  // new data goes the normal way (Nagle, FIN, SND.NXT)
+      // New data goes the normal way (Nagle, FIN, SND.NXT), within what the pipe leaves.
+      if (!send_data_segment(now, cc_->cwnd() - pipe)) return;
       pipe += static_cast<std::uint32_t>(snd_max_ - before);
       continue;
     }

@@ -53,6 +53,7 @@ void Rack::leave(Segment& s) {
       unlink(s);
       return;
     case Where::kInFlight:
+      in_flight_octets_ -= octets(s.start, s.end);
       unlink(s);
       return;
     case Where::kDelivered:
@@ -66,9 +67,11 @@ void Rack::append(Segment& s, Where where) {
   switch (where) {
     case Where::kLost:
       if (s.retransmitted) lost_retransmitted_octets_ += octets(s.start, s.end);
-      [[fallthrough]];
+      link_after(s, lost_.tail, lost_);
+      return;
     case Where::kInFlight:
-      link_after(s, list_of(where).tail, list_of(where));
+      in_flight_octets_ += octets(s.start, s.end);
+      link_after(s, in_flight_.tail, in_flight_);
       return;
     case Where::kDelivered:
       ++segs_sacked_;

@@ -93,6 +93,9 @@ class Rack {
   [[nodiscard]] std::optional<wire::TcpSackBlock> next_lost() const;
   // Octets deemed lost that had been retransmitted (the scoreboard's pipe counts them in flight).
   [[nodiscard]] std::uint32_t lost_retransmitted_octets() const { return lost_retransmitted_octets_; }
+  // Octets sent and neither delivered nor deemed lost (RFC 8985's view of what is in flight:
+  // a segment resent after it was deemed lost counts once, for its retransmission).
+  [[nodiscard]] std::uint32_t in_flight_octets() const { return in_flight_octets_; }
 
   // RFC 8985 6.2 step 4's RACK.reo_wnd for the current state.
   [[nodiscard]] time::Duration reordering_window(bool in_recovery,
@@ -144,6 +147,7 @@ class Rack {
   Map segments_;
   List in_flight_, lost_;
   std::uint32_t lost_retransmitted_octets_ = 0;
+  std::uint32_t in_flight_octets_ = 0;
 
   // RFC 8985 6.1's per-connection variables.
   std::optional<time::TimePoint> xmit_ts_;  // RACK.xmit_ts

@@ -79,8 +79,20 @@ std::uint32_t Connection::rack_pipe() const {
   // RFC 6675's SetPipe counts a retransmission as in flight until it is SACKed; a retransmission
   // RACK deemed lost is not (RFC 8985 does not count lost segments).
   const std::uint32_t pipe = scoreboard_->pipe(snd_max_);
-  const std::uint32_t lost = rack_ ? rack_->lost_retransmitted_octets() : 0;
-  return pipe > lost ? pipe - lost : 0;
+  if (!rack_) return pipe;
+  const std::uint32_t lost = rack_->lost_retransmitted_octets();
+  const std::uint32_t rfc6675 = pipe > lost ? pipe - lost : 0;
+  // SetPipe also counts the original of a segment RACK deemed lost and resent, while IsLost does
+  // not call it lost (fewer than DupThresh SACKs above it): twice, with its retransmission. With
+  // a window of two that leaves no room to send anything after the retransmission, so nothing
+  // can reveal its loss but the retransmission timer. RACK counts it once; the smaller estimate
+  // wins (what either deems lost has left the network). Only with timestamps: without them RACK
+  // cannot tell which transmission of a resent segment was delivered (RFC 8985 6.2 step 2 has
+  // only the min_RTT test), may call in-flight retransmissions lost, and its count, too low,
+  // then let recovery resend faster than anything left the network (seen in the simulator at
+  // 20% loss).
+  if (!ts_enabled_) return rfc6675;
+  return std::min(rfc6675, rack_->in_flight_octets());
 }
 
 std::uint32_t Connection::retransmit_rack_lost(time::TimePoint now) {
