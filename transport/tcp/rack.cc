@@ -6,10 +6,23 @@
 namespace pktd::tcp {
 namespace {
 
-// RFC 8985 6.2 step 2, RACK_sent_after(t1, seq1, t2, seq2): the first was sent after the second;
-// segments sent at the same instant are ordered by their end.
-bool sent_after(time::TimePoint t1, Seq seq1, time::TimePoint t2, Seq seq2) {
-  return t1 > t2 || (t1 == t2 && seq1 > seq2);
+// When a record was sent: the time, the transmission, and its end (pieces of one transmission
+// that SACK blocks split keep the first two).
+struct SentAt {
+  time::TimePoint ts;
+  std::uint64_t order;
+  Seq end;
+};
+
+// RFC 8985 6.2 step 2, RACK_sent_after(t1, seq1, t2, seq2): the first was sent after the second.
+// Segments sent at the same instant are ordered by transmission before sequence number (the
+// RFC's tie-break, kept for pieces of one transmission): a retransmission sent after new data in
+// the same instant has the lower sequence number, and the in-flight list, which loss detection
+// walks, is in transmission order.
+bool sent_after(const SentAt& a, const SentAt& b) {
+  if (a.ts != b.ts) return a.ts > b.ts;
+  if (a.order != b.order) return a.order > b.order;
+  return a.end > b.end;
 }
 
 // RFC 6675 2's DupThresh, which RFC 8985 6.2 step 4 compares RACK.segs_sacked with.
@@ -127,23 +140,26 @@ Rack::Map::iterator Rack::split_around(Seq start, Seq end) {
 
 // --- Transmission ---
 
-void Rack::append_new(Seq start, Seq end, time::TimePoint now) {
+void Rack::append_new(Seq start, Seq end, time::TimePoint now, std::uint64_t order) {
   if (segments_.size() >= config_.max_segments && !segments_.empty()) {
     // Over the limit: the newest record grows, restamped as sent now (later, never earlier).
     Segment& last = std::prev(segments_.end())->second;
     leave(last);
     last.end = end;
     last.xmit_ts = now;
+    last.order = order;
     append(last, Where::kInFlight);
     ++stats_.splits_refused;
     return;
   }
-  auto it = segments_.emplace_hint(segments_.end(), start, Segment{.start = start, .end = end, .xmit_ts = now});
+  auto it = segments_.emplace_hint(segments_.end(), start,
+                                   Segment{.start = start, .end = end, .xmit_ts = now, .order = order});
   append(it->second, Where::kInFlight);
 }
 
 void Rack::on_sent(Seq start, Seq end, time::TimePoint now) {
   if (!(start < end)) return;
+  const std::uint64_t order = ++sends_;
   const Seq recorded_end = segments_.empty() ? start : std::prev(segments_.end())->second.end;
   if (start < recorded_end) {
     // RFC 8985 6.2, upon transmitting: "Segment.xmit_ts = Now()", Segment.lost cleared; the
@@ -154,11 +170,12 @@ void Rack::on_sent(Seq start, Seq end, time::TimePoint now) {
       if (s.where == Where::kDelivered) continue;
       leave(s);
       s.xmit_ts = now;
+      s.order = order;
       s.retransmitted = true;
       append(s, Where::kInFlight);
     }
   }
-  if (end > recorded_end) append_new(std::max(start, recorded_end), end, now);
+  if (end > recorded_end) append_new(std::max(start, recorded_end), end, now, order);
 }
 
 // --- ACKs ---
@@ -213,13 +230,15 @@ void Rack::deliver(Segment& s, const RackAck& ack) {
   if (!min_rtt_ || rtt < *min_rtt_) min_rtt_ = rtt;
   // Step 2: RACK.rtt from the most recently sent of the segments newly delivered; RACK.xmit_ts and
   // RACK.end_seq move forward only.
-  if (!scan_.newest_ts || sent_after(s.xmit_ts, s.end, *scan_.newest_ts, scan_.newest_end)) {
+  if (!scan_.newest_ts || sent_after({s.xmit_ts, s.order, s.end}, {*scan_.newest_ts, scan_.newest_order, scan_.newest_end})) {
     scan_.newest_ts = s.xmit_ts;
+    scan_.newest_order = s.order;
     scan_.newest_end = s.end;
     rtt_ = rtt;
   }
-  if (!xmit_ts_ || sent_after(s.xmit_ts, s.end, *xmit_ts_, end_seq_)) {
+  if (!xmit_ts_ || sent_after({s.xmit_ts, s.order, s.end}, {*xmit_ts_, xmit_order_, end_seq_})) {
     xmit_ts_ = s.xmit_ts;
+    xmit_order_ = s.order;
     end_seq_ = s.end;
   }
 }
@@ -245,6 +264,7 @@ void Rack::forget_sacks(time::TimePoint now) {
     if (s.where != Where::kDelivered) continue;
     leave(s);
     s.xmit_ts = now;
+    s.order = ++sends_;
     append(s, Where::kInFlight);
   }
 }
@@ -274,24 +294,21 @@ RackLossCheck Rack::detect_loss(time::TimePoint now, bool in_recovery,
   if (!xmit_ts_) return result;
   const time::Duration reo_wnd = reordering_window(in_recovery, srtt);
   // RFC 8985 6.2 step 5: a segment sent before RACK.segment is lost once RACK.rtt + reo_wnd have
-  // passed since it was sent. The in-flight list is ordered by send time: stop at the first
-  // segment sent after RACK.xmit_ts, or at the first still inside its window (every later one
-  // expires later still).
+  // passed since it was sent. The in-flight list is in send order: stop at the first segment not
+  // sent before RACK.segment (a window sent at one instant would otherwise be walked to its end
+  // on every ACK), or at the first still inside its window (every later one expires later still).
   Segment* s = in_flight_.head;
-  while (s != nullptr) {
+  while (s != nullptr && sent_after({*xmit_ts_, xmit_order_, end_seq_}, {s->xmit_ts, s->order, s->end})) {
     Segment* next = s->next;
-    if (s->xmit_ts > *xmit_ts_) break;
-    if (sent_after(*xmit_ts_, end_seq_, s->xmit_ts, s->end)) {
-      const time::TimePoint deadline = s->xmit_ts + rtt_ + reo_wnd;
-      if (deadline > now) {
-        // The reordering timer: when this one expires (the earliest; RFC 8985's pseudocode waits
-        // for the latest, see docs/tcp.md).
-        result.timer = deadline;
-        break;
-      }
-      mark_lost(*s);
-      ++result.newly_lost;
+    const time::TimePoint deadline = s->xmit_ts + rtt_ + reo_wnd;
+    if (deadline > now) {
+      // The reordering timer: when this one expires (the earliest; RFC 8985's pseudocode waits
+      // for the latest, see docs/tcp.md).
+      result.timer = deadline;
+      break;
     }
+    mark_lost(*s);
+    ++result.newly_lost;
     s = next;
   }
   return result;

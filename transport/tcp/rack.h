@@ -124,6 +124,9 @@ class Rack {
   struct Segment {
     Seq start, end;
     time::TimePoint xmit_ts;
+    // Which transmission this is (one count per send, pieces of one send share it): ties of
+    // xmit_ts are broken by it, so that "sent after" is the list's own order.
+    std::uint64_t order = 0;
     bool retransmitted = false;
     Where where = Where::kInFlight;
     Segment* prev = nullptr;
@@ -138,7 +141,7 @@ class Rack {
   void leave(Segment& s);  // off its list, whatever it is
   Map::iterator split(Map::iterator it, Seq at);
   Map::iterator split_around(Seq start, Seq end);
-  void append_new(Seq start, Seq end, time::TimePoint now);
+  void append_new(Seq start, Seq end, time::TimePoint now, std::uint64_t order);
   void deliver(Segment& s, const RackAck& ack);
   void mark_lost(Segment& s);
   void update_dsack_round(const RackAck& ack);
@@ -151,7 +154,9 @@ class Rack {
 
   // RFC 8985 6.1's per-connection variables.
   std::optional<time::TimePoint> xmit_ts_;  // RACK.xmit_ts
+  std::uint64_t xmit_order_ = 0;            // and its transmission (ties of RACK.xmit_ts)
   Seq end_seq_;                             // RACK.end_seq
+  std::uint64_t sends_ = 0;                 // transmissions so far
   time::Duration rtt_{};                    // RACK.rtt
   std::optional<time::Duration> min_rtt_;   // RACK.min_RTT
   std::optional<Seq> fack_;                 // RACK.fack
@@ -164,6 +169,7 @@ class Rack {
   // Steps 2 and 3 over one ACK's newly delivered segments.
   struct AckScan {
     std::optional<time::TimePoint> newest_ts;
+    std::uint64_t newest_order = 0;
     Seq newest_end;
     Seq highest_end;
     bool any = false;
