@@ -656,6 +656,17 @@ void establish_with_rtt(Pair& p) {
   ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000; }));
 }
 
+// Sends two full segments of nines from the client, `gap` apart (the network runs meanwhile);
+// returns one segment, for sizes and for sending more.
+std::vector<std::byte> send_two_apart(Pair& p, time::Duration gap) {
+  std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
+  for (int i = 0; i < 2; ++i) {
+    p.client.c->send(segment, p.net.now);
+    p.net.run_for(gap);
+  }
+  return segment;
+}
+
 TEST(TcpConnection, ALostRetransmissionIsRepairedByRackNotByATimeout) {
   Pair p;
   establish_with_rtt(p);
@@ -726,11 +737,7 @@ TEST(TcpConnection, ReorderingWithinTheReorderingWindowIsNotALoss) {
   p.net.delay_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
     return src == p.net.a.address_ && seq_of(bytes) == late ? time::Duration(1500us) : time::Duration(0);
   };
-  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
-  for (int i = 0; i < 2; ++i) {
-    p.client.c->send(segment, p.net.now);
-    p.net.run_for(1ms);
-  }
+  const std::vector<std::byte> segment = send_two_apart(p, 1ms);
   ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 2 * segment.size(); }));
   p.net.run_for(300ms);
   EXPECT_EQ(p.net.b.layer.stats().out_of_order_segments, 1U) << "the segments were reordered";
@@ -750,12 +757,8 @@ TEST(TcpConnection, ALossTooFewForDupThreshIsFoundByTheReorderingTimer) {
   p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
     return src == p.net.a.address_ && seq_of(bytes) == lost && ++lost_sent == 1;
   };
-  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
   const time::TimePoint start = p.net.now;
-  for (int i = 0; i < 2; ++i) {
-    p.client.c->send(segment, p.net.now);
-    p.net.run_for(2ms);
-  }
+  const std::vector<std::byte> segment = send_two_apart(p, 2ms);
   ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 2 * segment.size(); }));
   const auto& stats = p.net.a.layer.stats();
   EXPECT_EQ(lost_sent, 2);
@@ -782,12 +785,8 @@ TEST(TcpConnection, ARetransmissionRackResentCountsOnceInThePipe) {
   p.net.drop_if = [&](wire::Ipv4Address src, const std::vector<std::byte>& bytes) {
     return src == p.net.a.address_ && seq_of(bytes) == lost && ++lost_sent <= 2;
   };
-  const std::vector<std::byte> segment(p.client.c->smss(), std::byte{9});
   const time::TimePoint start = p.net.now;
-  for (int i = 0; i < 2; ++i) {
-    p.client.c->send(segment, p.net.now);
-    p.net.run_for(2ms);
-  }
+  const std::vector<std::byte> segment = send_two_apart(p, 2ms);
   ASSERT_TRUE(p.run_until([&] { return lost_sent == 2; }));
   p.client.c->send(segment, p.net.now);
   ASSERT_TRUE(p.run_until([&] { return p.server.got.size() == 1000 + 3 * segment.size(); }));
