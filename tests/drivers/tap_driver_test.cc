@@ -777,6 +777,20 @@ TEST_F(TapDriverTest, TransmitWritesFramesToTheLinuxSide) {
   EXPECT_EQ(linux_side.receive(), b);
 }
 
+TEST_F(TapDriverTest, AFrameLongerThanAnyTheDeviceTakesIsCountedAndDropped) {
+  attach_running();
+  LinuxSide linux_side(dev_.name());
+  ASSERT_TRUE(linux_side.ok());
+  const std::string huge = make_frame(1, 70000), fine = make_frame(2, 100);
+  enqueue(huge);
+  enqueue(fine);
+  start();
+  EXPECT_TRUE(host_.sndq.empty());
+  EXPECT_EQ(host_.counter(PKTD_IFC_OERRORS), 1u);
+  EXPECT_EQ(host_.counter(PKTD_IFC_OPACKETS), 1u);
+  EXPECT_EQ(linux_side.receive(), fine) << "the frame after it still goes";
+}
+
 TEST_F(TapDriverTest, TransmitRetriesFromACalloutWhenTheKernelRefuses) {
   attach_running();
   LinuxSide linux_side(dev_.name());
