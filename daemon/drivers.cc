@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "daemon/transmit_hand_off.h"
 #include "runtime/runtime.h"
 
 namespace pktd::net {
@@ -267,6 +268,9 @@ Ifnet* DriverManager::attach_interface(LoadedDriver& drv, const pktd_if_config& 
   Ifnet* ifp = ifs_.attach(prefix, unit, config);
   if (ifp == nullptr) return nullptr;
   ifp->set_driver(&drv);
+  if (transmit_hand_off_ && drv.info != nullptr &&
+      (drv.info->flags & PKTD_DRIVER_START_ON_WORKER) != 0)
+    ifp->set_transmit_hand_off(make_worker_hand_off(rt_, *ifp));
   drv.interfaces.push_back(ifp);
   return ifp;
 }

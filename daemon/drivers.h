@@ -71,6 +71,10 @@ class DriverManager {
   std::string find(const std::string& name_or_path, std::string* error) const;
   const std::vector<std::string>& search_path() const { return search_path_; }
   Interfaces& interfaces() { return ifs_; }
+  // Whether interfaces attached from now on hand their start to a polling worker, for drivers
+  // that allow it (PKTD_DRIVER_START_ON_WORKER; -p tcpip,tx_handoff=0|1;
+  // daemon/transmit_hand_off.h).
+  void set_transmit_hand_off(bool on) { transmit_hand_off_ = on; }
 
  private:
   bool open(LoadedDriver& drv, std::string* error);
@@ -81,6 +85,7 @@ class DriverManager {
   Interfaces& ifs_;
   std::vector<std::string> search_path_;
   std::vector<LoadedDriver*> drivers_;
+  bool transmit_hand_off_ = false;
   // Shared objects kept open because a tracked thread of theirs would not die: unmapping them
   // would pull the code from under it. Closed by a later unload_all once the threads are gone.
   std::vector<void*> lingering_;

@@ -122,6 +122,7 @@ int serve(const Options& opts, int ready_fd) {
   interfaces.set_send_queue_len(opts.stack.ifq_maxlen);
   interfaces.set_mac_seed(static_cast<uint32_t>(std::hash<std::string>{}(opts.instance)));
   net::DriverManager drivers(runtime, interfaces, net::default_driver_path(opts.driver_paths));
+  drivers.set_transmit_hand_off(opts.stack.tx_handoff != 0);
   Backend backend(runtime, interfaces, drivers);
   RuntimeEnv stack_env(runtime);
   TxStallWatch tx_stall_watch(runtime, interfaces, opts.stack.tx_stall_ms);

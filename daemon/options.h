@@ -35,6 +35,7 @@ struct StackOptions {
   size_t ifq_maxlen = 256;             // each interface's send queue, packets, 1..65536
   unsigned admin_gid = 0;              // members may change the configuration; 0: root only
   unsigned poll_us = 50;               // workers poll this long after work before sleeping, 0..100000
+  unsigned tx_handoff = 1;             // drivers' start on a polling worker (1) or in the stack (0)
   unsigned arp_max_age = 1200;         // seconds an ARP entry stays valid (BSD max_age), 1..86400
   unsigned ipfrag_time = 30;           // seconds a datagram may take to reassemble (Linux), 1..600
   size_t ipfrag_max_bytes = 4u << 20;  // octets held for reassembly, all datagrams, 65536..1 GiB

@@ -75,6 +75,7 @@ Ifnet::Ifnet(uint32_t index, Config config)
 }
 
 Ifnet::~Ifnet() {
+  hand_off_.reset();  // before anything a handed start would touch goes
   std::lock_guard lock(tx_mutex_);
   snd_.purge();
 }
@@ -144,8 +145,42 @@ int Ifnet::output(buf::MbufPtr m) {
     return ENOBUFS;
   }
   snd_.enqueue(m.release());
+  // A start that is handed or running (OACTIVE) takes this packet with the rest of the queue:
+  // both are decided under the transmit lock, which the driver holds to dequeue and to clear
+  // OACTIVE, so a packet is never left behind a start that has already finished.
+  if (start_handed_ || (driver_flags_.load() & PKTD_IFF_OACTIVE) != 0) {
+    tx_unlock();
+    return 0;
+  }
+  if (hand_off_ && hand_off_->hand()) {
+    start_handed_ = true;
+    tx_unlock();
+    return 0;
+  }
   start_locked();
   return 0;
+}
+
+void Ifnet::set_transmit_hand_off(std::unique_ptr<TransmitHandOff> h) { hand_off_ = std::move(h); }
+
+void Ifnet::end_transmit_hand_off() {
+  hand_off_.reset();  // waits for a handed start that is running
+  tx_lock();
+  bool pending = start_handed_;
+  start_handed_ = false;
+  if (pending) {
+    start_locked();  // queued for a worker that will not run it now
+  } else {
+    tx_unlock();
+  }
+}
+
+bool Ifnet::run_handed_start() {
+  tx_lock();
+  start_handed_ = false;
+  start_locked();
+  std::lock_guard lock(tx_mutex_);
+  return !snd_.empty() && !start_handed_ && (driver_flags_.load() & PKTD_IFF_OACTIVE) == 0 && up();
 }
 
 void Ifnet::start_locked() {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -65,6 +66,16 @@ class SendQueue {
 };
 
 struct LoadedDriver;  // daemon/: the shared object an interface came from
+
+// Where the driver's start may run instead of in the stack context: the daemon hands it to a
+// worker that is polling epoll at that moment (rt::Runtime::hand_to_poller), so that the stack
+// goes on making packets while that worker writes them. Destroying it waits for a start it runs.
+class TransmitHandOff {
+ public:
+  virtual ~TransmitHandOff() = default;
+  // True when start will run elsewhere soon (Ifnet::run_handed_start); false: call it here.
+  virtual bool hand() = 0;
+};
 
 class Ifnet {
  public:
@@ -125,6 +136,14 @@ class Ifnet {
   void purge();                   // lock held
   // Calls start with the lock held, unless OACTIVE. The caller holds the lock; start releases it.
   void start_locked();
+  // The transmit hand-off (stack context, before traffic flows; null: none). end_ detaches it,
+  // waiting for a handed start to finish: before the driver's stop and detach.
+  void set_transmit_hand_off(std::unique_ptr<TransmitHandOff> h);
+  void end_transmit_hand_off();
+  // Where a handed start runs (the hand-off's worker): start, as output would have called it.
+  // True when start left packets queued with OACTIVE clear (a device busy for a moment: the
+  // driver arms no kick off the stack): the hand-off restarts it in the stack context.
+  bool run_handed_start();
 
   // --- driver-mistake check (stack context, periodically) ---
   // The seed's classic mistake: start returned with OACTIVE clear but packets still queued (the
@@ -157,6 +176,8 @@ class Ifnet {
   std::mutex tx_mutex_;
   std::atomic<uint64_t> tx_owner_{0};  // thread holding tx_mutex_ (diagnostics and checks)
   SendQueue snd_;
+  std::unique_ptr<TransmitHandOff> hand_off_;
+  bool start_handed_ = false;  // under tx_mutex_: a handed start will drain the queue
   LoadedDriver* driver_ = nullptr;
   // check_tx_stall's memory between calls (stack context only).
   struct StallWatch {

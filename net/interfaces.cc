@@ -83,6 +83,7 @@ void Interfaces::destroy(Ifnet* ifp) {
     ifs_.erase(it);
   }
   if (observer_ != nullptr) observer_->destroying(*ifp);
+  ifp->end_transmit_hand_off();  // no start on a worker once stop and detach begin
   ifp->set_up(false);
   const pktd_if_ops* ops = ifp->ops();
   if (ops != nullptr && ops->stop != nullptr) ops->stop(ifp->handle(), ifp->softc(), 1);

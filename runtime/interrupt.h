@@ -35,6 +35,9 @@ class Interrupt {
   // that a run is ordered after the one that re-armed it: epoll's own ordering is invisible to
   // ThreadSanitizer.
   std::atomic<unsigned> handoff{0};
+  // Queued by hand_to_poller: epoll never fired it, so its registration is still armed and the
+  // run that ends it must not re-arm it (a system call for nothing).
+  std::atomic<bool> handed{false};
 };
 
 }  // namespace pktd::rt

@@ -54,6 +54,23 @@ void Runtime::send_event(InterruptEvent* event) {
   if (event != nullptr) signal_eventfd(event->irq->fd);
 }
 
+bool Runtime::hand_to_poller(Interrupt* irq) {
+  if (!irq->software || poller_.load() < 0) return false;
+  int expected = Interrupt::idle;
+  if (!irq->state.compare_exchange_strong(expected, Interrupt::queued)) return false;
+  irq->handed.store(true);
+  {
+    std::lock_guard lock(again_mutex_);
+    again_.push_back(irq);
+  }
+  // Against a poller giving up at this moment: it clears poller_ and then reads the hint, we
+  // set the hint and then read poller_ (both sequentially consistent), so one of us sees the
+  // other and the source is never left in again_ with every worker asleep.
+  again_hint_.store(true);
+  if (poller_.load() < 0) signal_eventfd(stack_event_fd_);
+  return true;
+}
+
 void Runtime::run_source(Interrupt* irq, bool fired) {
   irq->busy.fetch_add(1);
   if (irq->dead.load()) {
@@ -77,7 +94,7 @@ void Runtime::run_source(Interrupt* irq, bool fired) {
     if (irq->software) irq->state.store(Interrupt::idle);
     irq->spec.enable();
     irq->handoff.fetch_add(1, std::memory_order_release);
-    rearm(irq);
+    if (!irq->handed.exchange(false)) rearm(irq);
   }
   t_running_irq = nullptr;
   // Read-modify-writes all: each continues the release sequence of the one before, so detach's
@@ -89,9 +106,13 @@ void Runtime::rearm(Interrupt* irq) { epoll_rearm(epoll_fd_, irq->fd, irq); }
 
 Interrupt* Runtime::pop_again() {
   std::lock_guard lock(again_mutex_);
-  if (again_.empty()) return nullptr;
+  if (again_.empty()) {
+    again_hint_.store(false);  // a hint set after its source was taken
+    return nullptr;
+  }
   Interrupt* irq = again_.front();
   again_.pop_front();
+  if (again_.empty()) again_hint_.store(false);
   return irq;
 }
 

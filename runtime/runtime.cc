@@ -163,6 +163,7 @@ void Runtime::worker_loop(Worker& w) {
   while (running_.load(std::memory_order_acquire)) {
     w.loops.fetch_add(1, std::memory_order_release);
     if (Interrupt* irq = pop_again()) {
+      release_poll(w);
       if (gate_enter()) {
         run_source(irq, false);
         gate_leave();
@@ -170,8 +171,10 @@ void Runtime::worker_loop(Worker& w) {
       run_stack_if_pending(w);
       continue;
     }
-    bool polling = config_.poll.count() > 0 && std::chrono::steady_clock::now() < poll_until;
+    bool polling = may_poll(w, poll_until);
+    if (!polling && again_hint_.load()) continue;  // handed to us as we stopped polling
     int n = epoll_wait(epoll_fd_, events, kBatch, polling ? 0 : -1);
+    if (n != 0) release_poll(w);
     if (n < 0) {
       if (errno == EINTR) continue;
       PKTD_LOG_ERR("worker %u: epoll_wait: %s", w.index, std::strerror(errno));
@@ -185,6 +188,27 @@ void Runtime::worker_loop(Worker& w) {
     run_stack_if_pending(w);
   }
   t_worker = nullptr;
+}
+
+// One worker at a time polls. On a machine with few cores every worker spinning takes the CPUs
+// the peer and the applications need (pktd -> Linux over TAP: 1.8 Gbit/s with both polling,
+// 2.2 with one); one poller still catches the next event without a kernel wake-up, and the
+// others sleep in epoll until it wakes one of them.
+bool Runtime::may_poll(const Worker& w, std::chrono::steady_clock::time_point poll_until) {
+  if (config_.poll.count() == 0 || std::chrono::steady_clock::now() >= poll_until) {
+    release_poll(w);
+    return false;
+  }
+  int expected = -1;
+  const int me = static_cast<int>(w.index);
+  return poller_.compare_exchange_strong(expected, me) || expected == me;
+}
+
+// Sequentially consistent: hand_to_poller's check of poller_ pairs with the worker's read of
+// again_hint_ after this.
+void Runtime::release_poll(const Worker& w) {
+  int me = static_cast<int>(w.index);
+  poller_.compare_exchange_strong(me, -1);
 }
 
 void Runtime::dispatch(void* tag) {

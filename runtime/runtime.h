@@ -111,6 +111,11 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   InterruptEvent* interrupt_queue(Interrupt* irq);
   // Sends the event interrupt_queue returned (seed: MsgSendPulse).
   void send_event(InterruptEvent* event);
+  // Hands a software source to the worker that is polling epoll right now, without a system
+  // call: it runs the source's process next, in parallel with the caller. False when no worker
+  // polls, or the source is already queued or running: the caller does the work itself then.
+  // Any thread. The transmit hand-off (net::Ifnet) is its user.
+  bool hand_to_poller(Interrupt* irq);
 
   // --- the stack context ---
   // True when the calling thread is the worker holding the stack context.
@@ -229,6 +234,8 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   bool run_stack_round();
   void reprogram_timer();
   void wake_a_worker();
+  bool may_poll(const Worker& w, std::chrono::steady_clock::time_point poll_until);
+  void release_poll(const Worker& w);
   bool refuse_unless_stack(const char* what) const;
   void run_blockops();
   void thread_exited(TrackedThread* t);
@@ -251,6 +258,8 @@ class Runtime : public buf::Waiter, private time::TimerWheel::Observer {
   std::vector<std::unique_ptr<Worker>> workers_;
   CurrentCallback current_cb_;
   std::atomic<bool> timer_fired_{false};
+  std::atomic<int> poller_{-1};  // the worker polling epoll without sleeping, -1: none
+  std::atomic<bool> again_hint_{false};  // again_ may hold a source: a poller must not sleep
 
   // Stack context token and its work.
   std::atomic<bool> stack_held_{false};

@@ -23,10 +23,18 @@ struct Kick {
   void* arg;
 };
 
+// Whether the transmit lock is let go while the device takes a frame. A send that takes long
+// (a TAP write runs Linux's whole receive of the frame) then does not hold up the stack queueing
+// the next frames, when start runs on another worker (the transmit hand-off). Only for a send
+// that touches nothing the lock guards; OACTIVE keeps every other start away meanwhile, and the
+// stack queues behind it without calling start.
+enum class LockDuringSend { held, released };
+
 // Called with the transmit lock held; leaves it held. send(m) offers one frame to the device.
 // False when the device was busy and the kick is armed.
 template <typename Send>
-bool send_one_at_a_time(const pktd_host& h, pktd_ifnet* ifp, const Kick& kick, Send&& send) {
+bool send_one_at_a_time(const pktd_host& h, pktd_ifnet* ifp, const Kick& kick, Send&& send,
+                        LockDuringSend lock = LockDuringSend::held) {
   // Seed: running start makes a pending kick pointless.
   if (h.callout_pending(kick.callout) != 0) h.callout_stop(kick.callout);
   // Stopped, or not yet initialised: the frames wait in the queue (going down purges it); the
@@ -34,8 +42,18 @@ bool send_one_at_a_time(const pktd_host& h, pktd_ifnet* ifp, const Kick& kick, S
   if ((h.if_flags(ifp) & PKTD_IFF_RUNNING) == 0) return true;
   h.if_set_flags(ifp, PKTD_IFF_OACTIVE, 0);
   while (pktd_mbuf* m = h.if_dequeue(ifp)) {
-    if (send(m) == TxResult::busy) {
+    if (lock == LockDuringSend::released) h.if_tx_unlock(ifp);
+    TxResult result = send(m);
+    if (lock == LockDuringSend::released) h.if_tx_lock(ifp);
+    if (result == TxResult::busy) {
       h.if_prepend(ifp, m);
+      if (h.in_stack_context() == 0) {
+        // On a worker (the transmit hand-off) a callout armed here is only posted to the stack
+        // context and could land after detach: OACTIVE goes clear with the frame first in the
+        // queue, and the hand-off runs start again in the stack context, which arms the kick.
+        h.if_set_flags(ifp, 0, PKTD_IFF_OACTIVE);
+        return false;
+      }
       // OACTIVE stays set, so the stack will not call start: the kick will.
       h.callout_msec(kick.callout, kKickMs, kick.fn, kick.arg);
       return false;

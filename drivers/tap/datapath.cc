@@ -75,7 +75,8 @@ TxResult transmit(Softc& sc, pktd_mbuf* m) {
 void start_locked(Softc& sc) {
   pktd_kit::Kick kick{&sc.kick, tap_kick_tx, &sc};
   pktd_kit::send_one_at_a_time(sc.host, sc.ifp, kick,
-                               [&](pktd_mbuf* m) { return transmit(sc, m); });
+                               [&](pktd_mbuf* m) { return transmit(sc, m); },
+                               pktd_kit::LockDuringSend::released);
 }
 
 // --- receive ---

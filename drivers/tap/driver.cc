@@ -63,16 +63,29 @@ int tap_init(pktd_ifnet* ifp, void* softc) {
   });
 }
 
+// A start on another worker lets the transmit lock go while it writes a frame (LockDuringSend):
+// stop waits for it as the seed's sam_stop does, polling OACTIVE with the lock let go, at most
+// this many times kStopPollUs apart (a write takes microseconds).
+constexpr int kStopPolls = 100;
+constexpr useconds_t kStopPollUs = 50;
+
 void tap_stop(pktd_ifnet* ifp, void* softc, int /*disable*/) {
   auto* sc = static_cast<Softc*>(softc);
+  const pktd_host& h = sc->host;
   // Under the transmit lock, as the seed's sam_stop: a start running now finishes first; one
   // after it sees RUNNING clear and neither sends nor arms the kick.
-  sc->host.if_tx_lock(ifp);
-  guarded(&sc->host, "stop", [&] {
-    sc->host.callout_stop(&sc->kick);
-    sc->host.if_set_flags(ifp, 0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
+  h.if_tx_lock(ifp);
+  guarded(&h, "stop", [&] {
+    // A pending kick means no start is running (start stops it first): OACTIVE is the kick's.
+    if (h.callout_stop(&sc->kick) != 0) h.if_set_flags(ifp, 0, PKTD_IFF_OACTIVE);
+    for (int i = 0; i < kStopPolls && (h.if_flags(ifp) & PKTD_IFF_OACTIVE) != 0; ++i) {
+      h.if_tx_unlock(ifp);
+      ::usleep(kStopPollUs);
+      h.if_tx_lock(ifp);
+    }
+    h.if_set_flags(ifp, 0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
   });
-  sc->host.if_tx_unlock(ifp);
+  h.if_tx_unlock(ifp);
 }
 
 void tap_detach(pktd_ifnet* /*ifp*/, void* softc) {
@@ -203,7 +216,7 @@ int tap_attach(const pktd_host* host, pktd_driver* drv, const char* options) {
 extern "C" __attribute__((visibility("default"))) const pktd_driver_info* pktd_driver_entry(void) {
   static constexpr pktd_driver_info kInfo = {.abi_version = PKTD_DRIVER_ABI_VERSION,
                                              .name = "tap",
-                                             .flags = 0,
+                                             .flags = PKTD_DRIVER_START_ON_WORKER,
                                              .attach = pktd_tap::tap_attach,
                                              .unload = nullptr};
   return &kInfo;

@@ -53,7 +53,7 @@ struct Softc {
   // (two sources, possibly on two workers at once).
   std::atomic<size_t> rx_capacity{frame_capacity(kDefaultMtu)};
   bool rx_gone_reported = false;    // rx irq only
-  std::vector<std::byte> tx_buf;    // the transmit lock guards it
+  std::vector<std::byte> tx_buf;    // the one start running (OACTIVE) owns it
   std::vector<std::byte> rx_drain;  // rx irq only: where frames go when no mbuf is to be had
   std::vector<std::byte> link_buf;  // link irq only
 };

@@ -74,7 +74,8 @@ struct pktd_if_ops {
    * reconfiguration (MTU, flags, ...), so it must be idempotent. 0 or an errno. */
   int (*init)(pktd_ifnet* ifp, void* softc);
   /* Transmit (io-pkt if_start): called with the transmit lock held, unless OACTIVE is set; the
-   * driver dequeues with if_dequeue and MUST release the lock (if_tx_unlock) before returning. */
+   * driver dequeues with if_dequeue and MUST release the lock (if_tx_unlock) before returning.
+   * In the stack context, or on a worker for a driver with PKTD_DRIVER_START_ON_WORKER. */
   void (*start)(pktd_ifnet* ifp, void* softc);
   /* Stop (io-pkt if_stop): the interface went down (disable = 0) or is being detached (1). */
   void (*stop)(pktd_ifnet* ifp, void* softc, int disable);
@@ -190,6 +191,11 @@ struct pktd_host {
 
 /* What the shared object exports. */
 #define PKTD_DRIVER_STAY_RESIDENT 0x1u /* keep the .so loaded after its last interface is gone */
+/* start may run on a worker instead of in the stack context (pktd's transmit hand-off, on by
+ * default: -p tcpip,tx_handoff). The driver then keeps start to the transmit lock, OACTIVE and
+ * its own state, and arms its kick from there as from any worker (the callout calls are
+ * forwarded to the stack context). */
+#define PKTD_DRIVER_START_ON_WORKER 0x2u
 
 struct pktd_driver_info {
   uint32_t abi_version; /* PKTD_DRIVER_ABI_VERSION the driver was built against */

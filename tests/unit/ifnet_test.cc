@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <memory>
 #include <vector>
 
 #include "base/log.h"
@@ -73,6 +74,9 @@ class IfnetTest : public ::testing::Test {
     return buf::packet_from({reinterpret_cast<const std::byte*>(text.data()), text.size()});
   }
   FakeDriver drv;
+  // What a FakeHandOff (below) reports to; declared before ifs, which may outlive a test's body.
+  bool accept = true, destroyed = false;
+  int hands = 0;
   Interfaces ifs;
   Ifnet* ifp = nullptr;
 };
@@ -235,6 +239,82 @@ TEST_F(IfnetTest, DestroyStopsAndDetaches) {
   EXPECT_EQ(drv.detaches, 1);
   EXPECT_GE(drv.stops, 1);
   EXPECT_EQ(ifs.find("sam0"), nullptr);
+}
+
+// A hand-off that records what it was asked and says yes while `accept` is set; the test runs
+// the handed start itself, as the worker would.
+struct FakeHandOff final : TransmitHandOff {
+  bool* accept;
+  int* hands;
+  bool* destroyed;
+  FakeHandOff(bool* a, int* h, bool* d) : accept(a), hands(h), destroyed(d) {}
+  ~FakeHandOff() override { *destroyed = true; }
+  bool hand() override {
+    ++*hands;
+    return *accept;
+  }
+};
+
+TEST_F(IfnetTest, AHandedStartTakesEveryPacketQueuedUntilItRuns) {
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ASSERT_EQ(ifp->set_up(true), 0);
+  EXPECT_EQ(ifp->output(packet("one")), 0);
+  EXPECT_EQ(ifp->output(packet("two")), 0);  // already handed: queued, nobody asked again
+  EXPECT_EQ(hands, 1);
+  EXPECT_EQ(drv.starts, 0);
+  EXPECT_EQ(ifp->send_queue_length(), 2u);
+  EXPECT_FALSE(ifp->run_handed_start());  // nothing left behind
+  EXPECT_EQ(drv.sent, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(drv.starts, 1);
+  // Once it has run the next packet is handed again; refused, start runs right here.
+  accept = false;
+  EXPECT_EQ(ifp->output(packet("three")), 0);
+  EXPECT_EQ(hands, 2);
+  EXPECT_EQ(drv.starts, 2);
+  EXPECT_EQ(drv.sent.back(), "three");
+}
+
+// A device busy for a moment under a handed start: the driver leaves the frame queued with
+// OACTIVE clear and arms nothing (frame_start.h, off the stack), and the worker is told so that
+// it can restart start in the stack context.
+TEST_F(IfnetTest, AHandedStartThatLeavesPacketsBehindSaysSo) {
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ASSERT_EQ(ifp->set_up(true), 0);
+  EXPECT_EQ(ifp->output(packet("stuck")), 0);
+  drv.link_lazy = true;
+  EXPECT_TRUE(ifp->run_handed_start());
+  EXPECT_EQ(ifp->send_queue_length(), 1u);
+  drv.link_lazy = false;
+  ifp->tx_lock();  // the restart in the stack context
+  ifp->start_locked();
+  EXPECT_EQ(drv.sent, (std::vector<std::string>{"stuck"}));
+}
+
+TEST_F(IfnetTest, OactiveKeepsPacketsFromBeingHanded) {
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ASSERT_EQ(ifp->set_up(true), 0);
+  ifp->set_driver_flags(PKTD_IFF_OACTIVE, 0);  // a start (or its kick) is under way
+  EXPECT_EQ(ifp->output(packet("x")), 0);
+  EXPECT_EQ(hands, 0);
+  EXPECT_EQ(drv.starts, 0);
+  EXPECT_EQ(ifp->send_queue_length(), 1u);
+}
+
+TEST_F(IfnetTest, EndingTheHandOffRunsAStartStillPendingAndDestroyEndsIt) {
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ASSERT_EQ(ifp->set_up(true), 0);
+  EXPECT_EQ(ifp->output(packet("late")), 0);
+  ifp->end_transmit_hand_off();  // the worker will not run it now: sent here instead
+  EXPECT_TRUE(destroyed);
+  EXPECT_EQ(drv.sent, (std::vector<std::string>{"late"}));
+  EXPECT_EQ(ifp->output(packet("after")), 0);  // no hand-off any more
+  EXPECT_EQ(drv.sent.back(), "after");
+
+  destroyed = false;
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ifs.destroy(ifp);  // before stop and detach
+  EXPECT_TRUE(destroyed);
+  EXPECT_EQ(drv.detaches, 1);
 }
 
 TEST(Loopback, WhatLo0SendsItReceives) {

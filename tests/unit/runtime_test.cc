@@ -249,6 +249,92 @@ TEST(Runtime, FdInterruptIsMaskedUntilEnableAndRunsOnOneWorkerAtATime) {
 // The seed's pattern for a driver without an RX interrupt, step by step: the receive thread
 // enqueues under its mutex and sends the event interrupt_queue gives it; process dequeues
 // until empty and returns with the mutex held; enable unlocks it.
+// The transmit hand-off's primitive: a software source given to the worker polling epoll.
+InterruptSpec counting_source(std::atomic<int>& runs, std::atomic<unsigned>& on_worker,
+                              std::atomic<bool>& hold) {
+  InterruptSpec spec;
+  spec.name = "handed";
+  spec.process = [&] {
+    on_worker = Runtime::current()->worker_index();
+    while (hold.load()) std::this_thread::yield();
+    runs++;
+    return Process::done;
+  };
+  spec.enable = [] {};
+  return spec;
+}
+
+TEST(Runtime, HandToPollerRunsTheSourceOnThePollingWorkerOnly) {
+  std::atomic<int> runs{0};
+  std::atomic<unsigned> on_worker{~0u};
+  std::atomic<bool> hold{false};
+  {
+    Runtime rt(small_config(2));  // poll 0: nobody ever polls
+    rt.start();
+    Interrupt* irq = rt.attach_interrupt(counting_source(runs, on_worker, hold));
+    in_stack(rt, [] {});
+    EXPECT_FALSE(rt.hand_to_poller(irq));
+    rt.detach_interrupt(irq);
+    rt.stop();
+  }
+  RuntimeConfig c = small_config(2);
+  c.poll = std::chrono::microseconds(std::chrono::seconds(30));  // a worker polls after any work
+  Runtime rt(c);
+  rt.start();
+  Interrupt* irq = rt.attach_interrupt(counting_source(runs, on_worker, hold));
+  in_stack(rt, [] {});
+  hold = true;
+  ASSERT_TRUE(eventually([&] { return rt.hand_to_poller(irq); }));
+  ASSERT_TRUE(eventually([&] { return on_worker.load() != ~0u; }));
+  EXPECT_LT(on_worker.load(), 2u);   // a worker ran it, not this thread
+  EXPECT_FALSE(rt.hand_to_poller(irq));  // running: the caller does the work itself
+  hold = false;
+  ASSERT_TRUE(eventually([&] { return runs.load() == 1; }));
+  ASSERT_TRUE(eventually([&] { return rt.hand_to_poller(irq); }));  // idle again
+  ASSERT_TRUE(eventually([&] { return runs.load() == 2; }));
+  // Only software sources: a device's fd fires through epoll alone.
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  InterruptSpec fd_spec = counting_source(runs, on_worker, hold);
+  fd_spec.fd = pipe_fds[0];
+  Interrupt* fd_irq = rt.attach_interrupt(fd_spec);
+  EXPECT_FALSE(rt.hand_to_poller(fd_irq));
+  rt.detach_interrupt(fd_irq);
+  rt.detach_interrupt(irq);
+  rt.stop();
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+}
+
+// A poller gives up 5 us after its last work; hands come 0 to 10 us after a post wakes one, so
+// some land just as it stops polling, and each must still run (none stranded in the queue
+// with every worker asleep).
+TEST(Runtime, EverySourceHandedToAPollerRunsEvenAsItStopsPolling) {
+  RuntimeConfig c = small_config(2);
+  c.poll = std::chrono::microseconds(5);
+  Runtime rt(c);
+  rt.start();
+  std::atomic<int> runs{0};
+  std::atomic<unsigned> on_worker{~0u};
+  std::atomic<bool> hold{false};
+  Interrupt* irq = rt.attach_interrupt(counting_source(runs, on_worker, hold));
+  int handed = 0;
+  for (int i = 0; i < 200000 && handed < 300; ++i) {
+    rt.post([] {});
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(i % 11);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    if (rt.hand_to_poller(irq)) {
+      ++handed;
+      int want = handed;
+      ASSERT_TRUE(eventually([&] { return runs.load() == want; })) << "hand " << handed;
+    }
+  }
+  EXPECT_GT(handed, 0);
+  rt.detach_interrupt(irq);
+  rt.stop();
+}
+
 TEST(Runtime, InterruptQueueForDriversWithoutRxInterrupt) {
   Runtime rt(small_config(2));
   rt.start();
