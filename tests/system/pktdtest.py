@@ -73,8 +73,7 @@ class Daemon:
     def output(self):
         if self.log.closed:
             return self.final_output
-        self.log.seek(0)
-        self.final_output = self.log.read()
+        self.final_output = read_whole(self.log)
         return self.final_output
 
     def pkt(self, *args, user=None, check=False):
@@ -163,6 +162,14 @@ class NetNs:
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
+def read_whole(f):
+    """Everything written so far to a file a child process writes through the same open file
+    (its stdout). pread, never seek: the offset is shared with the child, and a seek back to 0
+    would make its next write land at 0, over what it wrote before, and the read miss it."""
+    fd = f.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
+
 def kill_group(proc):
     """Ends a process started in a session of its own and whatever it forked (pkt run's program,
     a pipeline's members, a forking server's children): the group's id is that process's PID."""
@@ -187,16 +194,11 @@ class Background:
                                      stdin=stdin, text=True, start_new_session=own_session)
         self.own_session = own_session
 
-    @staticmethod
-    def _read(f):
-        f.seek(0)
-        return f.read()
-
     def output(self):
-        return self._read(self._out)
+        return read_whole(self._out)
 
     def errors(self):
-        return self._read(self._err)
+        return read_whole(self._err)
 
     def running(self):
         return self.proc.poll() is None

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from pktdtest import read_whole
+
 ETH_P_ALL = 0x0003
 SO_RCVBUFFORCE = 33
 SOL_PACKET = 263
@@ -62,9 +64,8 @@ class Helper:
             ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, left))
             chunk = os.read(self.proc.stdout.fileno(), 1 << 20) if ready else None
             if chunk == b"" or (chunk is None and left <= 0):
-                self.log.seek(0)
                 raise AssertionError(f"scapy helper: no answer (exit {self.proc.poll()}):\n"
-                                     f"{self.log.read()[-4000:]}")
+                                     f"{read_whole(self.log)[-4000:]}")
             self.pending += chunk or b""
         line, self.pending = self.pending.split(b"\n", 1)
         return json.loads(line)
