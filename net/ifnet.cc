@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "base/log.h"
 
@@ -106,6 +107,13 @@ int Ifnet::set_up(bool want_up) {
   // Seed: marking the interface down purges the send queue and stops new packets being queued.
   admin_flags_.fetch_and(~PKTD_IFF_UP);
   tx_lock();
+  // A start running on the hand-off's worker finishes first (it lets the lock go while it
+  // sends): stop must not clear OACTIVE under it, and a frame it puts back is purged here.
+  while (handed_running_) {
+    tx_unlock();
+    std::this_thread::yield();
+    tx_lock();
+  }
   counters_.out_purged.fetch_add(snd_.purge(), std::memory_order_relaxed);
   tx_unlock();
   if (config_.ops != nullptr && config_.ops->stop != nullptr)
@@ -178,8 +186,10 @@ void Ifnet::end_transmit_hand_off() {
 bool Ifnet::run_handed_start() {
   tx_lock();
   start_handed_ = false;
+  handed_running_ = true;
   start_locked();
   std::lock_guard lock(tx_mutex_);
+  handed_running_ = false;
   return !snd_.empty() && !start_handed_ && (driver_flags_.load() & PKTD_IFF_OACTIVE) == 0 && up();
 }
 

@@ -177,7 +177,8 @@ class Ifnet {
   std::atomic<uint64_t> tx_owner_{0};  // thread holding tx_mutex_ (diagnostics and checks)
   SendQueue snd_;
   std::unique_ptr<TransmitHandOff> hand_off_;
-  bool start_handed_ = false;  // under tx_mutex_: a handed start will drain the queue
+  bool start_handed_ = false;    // under tx_mutex_: a handed start will drain the queue
+  bool handed_running_ = false;  // under tx_mutex_: run_handed_start is in the driver's start
   LoadedDriver* driver_ = nullptr;
   // check_tx_stall's memory between calls (stack context only).
   struct StallWatch {

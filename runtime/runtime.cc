@@ -169,6 +169,7 @@ void Runtime::worker_loop(Worker& w) {
         gate_leave();
       }
       run_stack_if_pending(w);
+      if (config_.poll.count() > 0) poll_until = std::chrono::steady_clock::now() + config_.poll;
       continue;
     }
     bool polling = may_poll(w, poll_until);
@@ -187,6 +188,7 @@ void Runtime::worker_loop(Worker& w) {
     gate_leave();
     run_stack_if_pending(w);
   }
+  release_poll(w);
   t_worker = nullptr;
 }
 

@@ -35,8 +35,11 @@ enum class LockDuringSend { held, released };
 template <typename Send>
 bool send_one_at_a_time(const pktd_host& h, pktd_ifnet* ifp, const Kick& kick, Send&& send,
                         LockDuringSend lock = LockDuringSend::held) {
-  // Seed: running start makes a pending kick pointless.
-  if (h.callout_pending(kick.callout) != 0) h.callout_stop(kick.callout);
+  // Seed: running start makes a pending kick pointless. Only in the stack context: off it a
+  // callout call is only posted (and no kick is pending while a start runs there, as a pending
+  // kick keeps OACTIVE set).
+  if (h.in_stack_context() != 0 && h.callout_pending(kick.callout) != 0)
+    h.callout_stop(kick.callout);
   // Stopped, or not yet initialised: the frames wait in the queue (going down purges it); the
   // stack's next packet after init calls start again.
   if ((h.if_flags(ifp) & PKTD_IFF_RUNNING) == 0) return true;

@@ -64,9 +64,11 @@ int tap_init(pktd_ifnet* ifp, void* softc) {
 }
 
 // A start on another worker lets the transmit lock go while it writes a frame (LockDuringSend):
-// stop waits for it as the seed's sam_stop does, polling OACTIVE with the lock let go, at most
-// this many times kStopPollUs apart (a write takes microseconds).
-constexpr int kStopPolls = 100;
+// stop waits for it as the seed's sam_stop does, polling OACTIVE with the lock let go. pktd has
+// already waited for a handed start before calling stop; this covers one handed just after.
+// With the kick cancelled, OACTIVE set means such a start is running, and it ends after its
+// current frame (RUNNING stays set until below, and the queue was purged), so the wait is
+// bounded by one write.
 constexpr useconds_t kStopPollUs = 50;
 
 void tap_stop(pktd_ifnet* ifp, void* softc, int /*disable*/) {
@@ -78,7 +80,7 @@ void tap_stop(pktd_ifnet* ifp, void* softc, int /*disable*/) {
   guarded(&h, "stop", [&] {
     // A pending kick means no start is running (start stops it first): OACTIVE is the kick's.
     if (h.callout_stop(&sc->kick) != 0) h.if_set_flags(ifp, 0, PKTD_IFF_OACTIVE);
-    for (int i = 0; i < kStopPolls && (h.if_flags(ifp) & PKTD_IFF_OACTIVE) != 0; ++i) {
+    while ((h.if_flags(ifp) & PKTD_IFF_OACTIVE) != 0) {
       h.if_tx_unlock(ifp);
       ::usleep(kStopPollUs);
       h.if_tx_lock(ifp);

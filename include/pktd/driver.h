@@ -192,9 +192,11 @@ struct pktd_host {
 /* What the shared object exports. */
 #define PKTD_DRIVER_STAY_RESIDENT 0x1u /* keep the .so loaded after its last interface is gone */
 /* start may run on a worker instead of in the stack context (pktd's transmit hand-off, on by
- * default: -p tcpip,tx_handoff). The driver then keeps start to the transmit lock, OACTIVE and
- * its own state, and arms its kick from there as from any worker (the callout calls are
- * forwarded to the stack context). */
+ * default: -p tcpip,tx_handoff). Such a start keeps to the transmit lock, OACTIVE and its own
+ * state and calls no callout_* (from a worker they are only posted, and could land after
+ * detach): when the device cannot take a frame now it leaves the frame first in the queue and
+ * OACTIVE clear, and pktd calls start again in the stack context, where the kick may be armed.
+ * pktd waits for a start on a worker before the driver's stop and detach. */
 #define PKTD_DRIVER_START_ON_WORKER 0x2u
 
 struct pktd_driver_info {

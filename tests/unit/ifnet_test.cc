@@ -1,13 +1,17 @@
 // Interfaces without a runtime: the send queue, the transmit protocol, flags and link state.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <functional>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "base/log.h"
 #include "base/thread_identity.h"
 #include "net/interfaces.h"
+#include "tests/support/wait.h"
 
 namespace pktd::net {
 namespace {
@@ -20,6 +24,9 @@ struct FakeDriver {
   bool link_lazy = false;      // start leaves packets queued with OACTIVE clear (the mistake)
   bool forget_unlock = false;
   std::vector<std::string> sent;
+  // Called for each frame with the transmit lock let go, as the TAP's start does.
+  std::function<void()> while_sending;
+  std::vector<std::string> events;  // "sent X", "stop", in order (guarded by the transmit lock)
 
   static FakeDriver& of(void* softc) { return *static_cast<FakeDriver*>(softc); }
   static int init(pktd_ifnet* h, void* sc) {
@@ -43,7 +50,13 @@ struct FakeDriver {
       return;
     }
     while (buf::Mbuf* m = ifp->dequeue()) {
+      if (d.while_sending) {
+        ifp->tx_unlock();
+        d.while_sending();
+        ifp->tx_lock();
+      }
       d.sent.push_back(buf::to_string(*m));
+      d.events.push_back("sent " + d.sent.back());
       buf::Pool::instance().free_chain(m);
     }
     ifp->set_driver_flags(0, PKTD_IFF_OACTIVE);
@@ -51,6 +64,9 @@ struct FakeDriver {
   }
   static void stop(pktd_ifnet* h, void* sc, int) {
     ++of(sc).stops;
+    Ifnet::from(h)->tx_lock();
+    of(sc).events.push_back("stop");
+    Ifnet::from(h)->tx_unlock();
     Ifnet::from(h)->set_driver_flags(0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
   }
   static void detach(pktd_ifnet*, void* sc) { ++of(sc).detaches; }
@@ -288,6 +304,29 @@ TEST_F(IfnetTest, AHandedStartThatLeavesPacketsBehindSaysSo) {
   ifp->tx_lock();  // the restart in the stack context
   ifp->start_locked();
   EXPECT_EQ(drv.sent, (std::vector<std::string>{"stuck"}));
+}
+
+// Going down while a handed start sends (its lock let go): stop comes only after that start,
+// as the seed's sam_stop waits for OACTIVE, so it never clears OACTIVE under a running start.
+TEST_F(IfnetTest, GoingDownWaitsForAHandedStartStillSending) {
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ASSERT_EQ(ifp->set_up(true), 0);
+  std::atomic<bool> sending{false}, release{false};
+  drv.while_sending = [&] {
+    sending = true;
+    while (!release.load()) std::this_thread::yield();
+  };
+  EXPECT_EQ(ifp->output(packet("in flight")), 0);
+  std::thread worker([&] { ifp->run_handed_start(); });
+  ASSERT_TRUE(test::eventually([&] { return sending.load(); }));
+  std::thread down([&] { ifp->set_up(false); });
+  ASSERT_TRUE(test::eventually([&] { return !ifp->up(); }));
+  // Time for a set_up that does not wait to reach stop (it would within microseconds).
+  for (int i = 0; i < 200000; ++i) std::this_thread::yield();
+  release = true;
+  worker.join();
+  down.join();
+  EXPECT_EQ(drv.events, (std::vector<std::string>{"sent in flight", "stop"}));
 }
 
 TEST_F(IfnetTest, OactiveKeepsPacketsFromBeingHanded) {
