@@ -65,10 +65,11 @@ int tap_init(pktd_ifnet* ifp, void* softc) {
 
 // A start on another worker lets the transmit lock go while it writes a frame (LockDuringSend):
 // stop waits for it as the seed's sam_stop does, polling OACTIVE with the lock let go. pktd has
-// already waited for a handed start before calling stop; this covers one handed just after.
-// With the kick cancelled, OACTIVE set means such a start is running, and it ends after its
-// current frame (RUNNING stays set until below, and the queue was purged), so the wait is
-// bounded by one write.
+// already waited for a running handed start before calling stop; this covers one that was
+// handed before the interface went down and runs just now (over an empty queue: microseconds).
+// Bounded, because OACTIVE left set by a start that failed part-way would otherwise hold the
+// stack context here for ever.
+constexpr int kStopPolls = 200;
 constexpr useconds_t kStopPollUs = 50;
 
 void tap_stop(pktd_ifnet* ifp, void* softc, int /*disable*/) {
@@ -80,11 +81,15 @@ void tap_stop(pktd_ifnet* ifp, void* softc, int /*disable*/) {
   guarded(&h, "stop", [&] {
     // A pending kick means no start is running (start stops it first): OACTIVE is the kick's.
     if (h.callout_stop(&sc->kick) != 0) h.if_set_flags(ifp, 0, PKTD_IFF_OACTIVE);
-    while ((h.if_flags(ifp) & PKTD_IFF_OACTIVE) != 0) {
+    int polls = 0;
+    for (; polls < kStopPolls && (h.if_flags(ifp) & PKTD_IFF_OACTIVE) != 0; ++polls) {
       h.if_tx_unlock(ifp);
       ::usleep(kStopPollUs);
       h.if_tx_lock(ifp);
     }
+    if (polls == kStopPolls)
+      h.log(PKTD_LOG_WARNING, "tap: %s: stop: OACTIVE still set after %d ms; cleared",
+            h.if_name(ifp), kStopPolls * static_cast<int>(kStopPollUs) / 1000);
     h.if_set_flags(ifp, 0, PKTD_IFF_RUNNING | PKTD_IFF_OACTIVE);
   });
   h.if_tx_unlock(ifp);
