@@ -1,6 +1,8 @@
 #include "net/ifnet.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -147,6 +149,7 @@ int Ifnet::output(buf::MbufPtr m) {
     return ENETDOWN;
   }
   tx_lock();
+  if (start_handed_ || handed_running_) wait_for_handed_backlog_locked();
   if (snd_.full()) {
     tx_unlock();
     counters_.out_queue_full.fetch_add(1, std::memory_order_relaxed);
@@ -169,6 +172,27 @@ int Ifnet::output(buf::MbufPtr m) {
   return 0;
 }
 
+// Backpressure for the transmit hand-off. A handed start drains the queue one write at a time
+// while the stack fills it; a burst (replies to a flood, a window's worth of segments) would
+// overflow the queue into ENOBUFS drops where the stack, writing itself, used to just take
+// longer. So past a backlog the stack waits for the worker, as it used to wait in the writes.
+// Bounded: a worker that cannot run now (held off by quiesce_all) costs drops, not a stuck
+// stack; once a wait has run out, the next ones are skipped until a handed start runs again.
+void Ifnet::wait_for_handed_backlog_locked() {
+  if (handed_wait_expired_) return;
+  const size_t backlog = std::max<size_t>(1, std::min(kHandOffBacklog, snd_.max_length() / 2));
+  const auto deadline = std::chrono::steady_clock::now() + kHandOffWaitLimit;
+  while ((start_handed_ || handed_running_) && snd_.length() >= backlog) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      handed_wait_expired_ = true;
+      return;
+    }
+    tx_unlock();
+    std::this_thread::yield();
+    tx_lock();
+  }
+}
+
 void Ifnet::set_transmit_hand_off(std::unique_ptr<TransmitHandOff> h) { hand_off_ = std::move(h); }
 
 void Ifnet::end_transmit_hand_off() {
@@ -187,6 +211,7 @@ bool Ifnet::run_handed_start() {
   tx_lock();
   start_handed_ = false;
   handed_running_ = true;
+  handed_wait_expired_ = false;
   start_locked();
   std::lock_guard lock(tx_mutex_);
   handed_running_ = false;

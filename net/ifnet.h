@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -176,6 +177,12 @@ class Ifnet {
   std::mutex tx_mutex_;
   std::atomic<uint64_t> tx_owner_{0};  // thread holding tx_mutex_ (diagnostics and checks)
   SendQueue snd_;
+  // The stack waits while a handed start has this many packets left to write (at most half the
+  // queue), for at most kHandOffWaitLimit per packet.
+  static constexpr size_t kHandOffBacklog = 64;
+  static constexpr std::chrono::milliseconds kHandOffWaitLimit{10};
+  bool handed_wait_expired_ = false;  // under tx_mutex_: a wait ran out; none until the next run
+  void wait_for_handed_backlog_locked();
   std::unique_ptr<TransmitHandOff> hand_off_;
   bool start_handed_ = false;    // under tx_mutex_: a handed start will drain the queue
   bool handed_running_ = false;  // under tx_mutex_: run_handed_start is in the driver's start

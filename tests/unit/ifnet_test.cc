@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -317,7 +318,10 @@ TEST_F(IfnetTest, GoingDownWaitsForAHandedStartStillSending) {
     while (!release.load()) std::this_thread::yield();
   };
   EXPECT_EQ(ifp->output(packet("in flight")), 0);
-  std::thread worker([&] { ifp->run_handed_start(); });
+  std::thread worker([&] {
+    register_current_thread(ThreadKind::worker, "ifnet-test-worker");
+    ifp->run_handed_start();
+  });
   ASSERT_TRUE(test::eventually([&] { return sending.load(); }));
   std::thread down([&] { ifp->set_up(false); });
   ASSERT_TRUE(test::eventually([&] { return !ifp->up(); }));
@@ -327,6 +331,36 @@ TEST_F(IfnetTest, GoingDownWaitsForAHandedStartStillSending) {
   worker.join();
   down.join();
   EXPECT_EQ(drv.events, (std::vector<std::string>{"sent in flight", "stop"}));
+}
+
+// A burst while a handed start writes slowly: the stack waits for it past the backlog instead
+// of overflowing the queue (4 here) into ENOBUFS, and everything goes, in order.
+TEST_F(IfnetTest, ABurstBehindAHandedStartWaitsInsteadOfOverflowingTheQueue) {
+  ifp->set_transmit_hand_off(std::make_unique<FakeHandOff>(&accept, &hands, &destroyed));
+  ASSERT_EQ(ifp->set_up(true), 0);
+  std::atomic<bool> sending{false}, burst{false};
+  drv.while_sending = [&] {
+    sending = true;
+    while (!burst.load()) std::this_thread::yield();  // the first frame waits for the burst
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    while (std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  };
+  EXPECT_EQ(ifp->output(packet("p0")), 0);
+  accept = false;  // once it has finished, start runs in the caller
+  std::thread worker([&] {
+    register_current_thread(ThreadKind::worker, "ifnet-test-worker");
+    ifp->run_handed_start();
+  });
+  ASSERT_TRUE(test::eventually([&] { return sending.load(); }));
+  std::vector<std::string> want{"p0"};
+  burst = true;
+  for (int i = 1; i < 12; ++i) {
+    want.push_back("p" + std::to_string(i));
+    EXPECT_EQ(ifp->output(packet(want.back())), 0) << i;
+  }
+  worker.join();
+  EXPECT_EQ(ifp->counters().out_queue_full.load(), 0u);
+  EXPECT_EQ(drv.sent, want);
 }
 
 TEST_F(IfnetTest, OactiveKeepsPacketsFromBeingHanded) {
